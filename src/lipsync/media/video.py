@@ -1,0 +1,218 @@
+"""Frames of a video (or a still image) at a constant rate, upright, as RGB arrays.
+
+Sources may be variable-rate (phones, browsers), rotated by metadata, or start late; the
+reader hides all of that: output frame ``i`` is the source picture on screen at time
+``i / fps``. Frames are decoded one container pass at a time and never held in bulk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+from av.video.frame import VideoFrame
+
+from ..errors import (
+    CorruptMediaError,
+    EmptyMediaError,
+    LimitExceededError,
+    NoVideoStreamError,
+    OptionsError,
+)
+from ..options import Limits
+from .orientation import orient
+from .probe import VideoInfo, probe
+from .safety import open_sniffed, prepare_decoder, translate_av_errors
+
+DEFAULT_FPS = 25.0
+_MAX_FPS = 1000.0
+
+TimedFrame = tuple[float, VideoFrame]
+
+
+class VideoSource:
+    """A video file or still image read as constant-rate frames (see ``open_video``)."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], fps: float | None = None, limits: Limits | None = None
+    ) -> None:
+        self.path = Path(path)
+        self._limits = limits or Limits()
+        media = probe(self.path, self._limits)
+        if media.video is None:
+            raise NoVideoStreamError(f"{self.path.name} has no video stream")
+        if fps is not None and not (0 < fps <= _MAX_FPS):
+            raise OptionsError(f"fps must be between 0 and {_MAX_FPS:g}, got {fps}")
+        self._info = media.video
+        self._fps = float(fps or self._info.fps or DEFAULT_FPS)
+        if self._info.is_still:
+            self._frame_count = 1
+        else:
+            seconds = self._info.duration_s or media.duration_s
+            if seconds is None and self._info.frame_count and self._info.fps:
+                seconds = self._info.frame_count / self._info.fps
+            self._frame_count = max(1, round((seconds or 0.0) * self._fps))
+
+    @property
+    def info(self) -> VideoInfo:
+        """What probing found about the picture stream."""
+        return self._info
+
+    @property
+    def fps(self) -> float:
+        """Output frame rate: the requested one, else the nominal one, else 25."""
+        return self._fps
+
+    @property
+    def width(self) -> int:
+        """Width in pixels of the frames yielded (after rotation)."""
+        return self._info.width
+
+    @property
+    def height(self) -> int:
+        """Height in pixels of the frames yielded (after rotation)."""
+        return self._info.height
+
+    @property
+    def frame_count(self) -> int:
+        """Constant-rate frames this source yields: round(duration × fps), at least 1."""
+        return self._frame_count
+
+    @property
+    def is_still(self) -> bool:
+        """True for a PNG/JPEG/WebP image, which yields exactly one frame."""
+        return self._info.is_still
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Yield uint8 RGB (H, W, 3) C-contiguous frames for indices ``start`` .. ``stop - 1``.
+
+        ``stop`` defaults to (and is capped at) ``frame_count``. A block that starts later
+        than 0 seeks to the keyframe before it instead of decoding from the beginning.
+        Raises CorruptMediaError (naming the frame index) when data is damaged mid-stream,
+        EmptyMediaError when nothing decodes, LimitExceededError past the duration limit.
+        """
+        stop = self._frame_count if stop is None else min(stop, self._frame_count)
+        start = max(0, start)
+        if start >= stop:
+            return
+        if self._info.is_still:
+            yield self._read_still()
+            return
+        target_s = start / self._fps
+        timed = self._timed_frames(seek_s=target_s if start > 0 else None)
+        try:
+            first = next(timed, None)
+            if start > 0 and first is not None and first[0] > target_s + self._tolerance():
+                # The seek landed after the target (no usable keyframe index): start over.
+                timed.close()
+                timed = self._timed_frames(seek_s=None)
+                first = next(timed, None)
+            if first is None:
+                raise EmptyMediaError(f"{self.path.name} has no decodable video frames")
+            yield from self._constant_rate(chain([first], timed), start, stop)
+        finally:
+            timed.close()
+
+    def _tolerance(self) -> float:
+        # Timestamps rounded to the container's clock (1 ms in WebM) must still land in
+        # the slot they belong to.
+        return 0.1 / self._fps
+
+    def _constant_rate(
+        self, timed: Iterator[TimedFrame], start: int, stop: int
+    ) -> Iterator[np.ndarray]:
+        """Pick, for each output slot, the last source frame shown at or before its time.
+
+        A repeated frame is converted again rather than copied from the array yielded
+        before, which the caller may already have drawn on.
+        """
+        tolerance = self._tolerance()
+        index = start
+        held: VideoFrame | None = None
+        shown_until = 0.0
+        try:
+            for time_s, frame in timed:
+                shown_until = time_s + self._shown_for(frame)
+                while index < stop and time_s > index / self._fps + tolerance:
+                    # Before the first frame's time (a late start) its picture is shown.
+                    yield self._to_array(held if held is not None else frame)
+                    index += 1
+                if index >= stop:
+                    return
+                held = frame
+        except CorruptMediaError as exc:
+            raise CorruptMediaError(f"{exc.message}, at frame {index}") from exc
+        if held is None:
+            return
+        self._check_not_truncated(shown_until, index)
+        while index < stop:
+            yield self._to_array(held)
+            index += 1
+
+    def _shown_for(self, frame: VideoFrame) -> float:
+        """Seconds a frame stays on screen: its own duration, else one nominal interval."""
+        if frame.duration and frame.time_base is not None:
+            return float(frame.duration * frame.time_base)
+        return 1.0 / (self._info.fps or self._fps)
+
+    def _check_not_truncated(self, shown_until_s: float, index: int) -> None:
+        """Refuse to pad silently when the pictures stop well before the header's end."""
+        expected = self._info.duration_s
+        if not expected:
+            return
+        if shown_until_s < expected - max(1.0, 0.1 * expected):
+            raise CorruptMediaError(
+                f"{self.path.name} ends at {shown_until_s:.2f} s although its "
+                f"header says {expected:.2f} s (no picture from frame {index} on); "
+                "the file is probably truncated"
+            )
+
+    def _timed_frames(self, seek_s: float | None) -> Generator[TimedFrame, None, None]:
+        """Decoded frames with their time in seconds from the stream's first frame."""
+        name = self.path.name
+        container, _ = open_sniffed(self.path, self._limits)
+        with container, translate_av_errors(name):
+            stream = next(s for s in container.streams.video if s.index == self._info.stream_index)
+            prepare_decoder(stream, self._limits)
+            time_base = stream.time_base
+            if time_base is None:
+                raise CorruptMediaError(f"{name}: its video stream has no time base")
+            if seek_s is not None:
+                container.seek(
+                    int((self._info.start_s + seek_s) / time_base), stream=stream, backward=True
+                )
+            fallback_interval = 1.0 / (self._info.fps or self._fps)
+            for decoded, frame in enumerate(container.decode(stream)):
+                if frame.pts is not None:
+                    time_s = float(frame.pts * time_base) - self._info.start_s
+                else:
+                    time_s = decoded * fallback_interval
+                if time_s > self._limits.max_duration_s:
+                    raise LimitExceededError(
+                        f"{name} runs past the limit of {self._limits.max_duration_s:g} s"
+                    )
+                yield time_s, frame
+
+    def _read_still(self) -> np.ndarray:
+        for _, frame in self._timed_frames(seek_s=None):
+            return self._to_array(frame)
+        raise EmptyMediaError(f"{self.path.name} holds no decodable image")
+
+    def _to_array(self, frame: VideoFrame) -> np.ndarray:
+        # PyAV assumes an unspecified range unless told; a full-range tag must be honoured.
+        array = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None)
+        return orient(array, self._info.rotation, self._info.mirrored)
+
+
+def open_video(
+    path: str | os.PathLike[str], fps: float | None = None, limits: Limits | None = None
+) -> VideoSource:
+    """Open a video or still image for constant-rate reading at ``fps`` (default: nominal).
+
+    Probes the file now (raising the MediaError family, NoVideoStreamError when it holds
+    no picture); frames are decoded only when ``frames()`` is iterated.
+    """
+    return VideoSource(path, fps=fps, limits=limits)

@@ -1,0 +1,318 @@
+"""Encode frames to H.264 (+ AAC) while they arrive, and publish the file atomically.
+
+The output is written to a hidden ``.part`` file next to the target and renamed over it
+only when everything succeeded, so a crash or an exception never leaves a half-written
+file at ``path`` nor destroys a previous one. Audio is pulled from its source as video
+frames arrive (up to the current video time), so neither track is ever held in memory,
+and at the end it is cut or padded with silence to the video's exact duration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import av
+import numpy as np
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
+from av.video.stream import VideoStream
+
+from ..errors import EmptyMediaError, OptionsError
+from .audio import AudioSource
+
+_CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+_AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+_BT709 = 1  # AVCOL_PRI_BT709 = AVCOL_TRC_BT709 = AVCOL_SPC_BT709
+_LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
+
+LosslessCodec = Literal["libx264rgb", "ffv1"]
+
+
+class VideoWriter:
+    """Write uint8 RGB (H, W, 3) frames at a constant ``fps`` to ``path``, with optional audio.
+
+    Use as a context manager; ``write`` each frame; on a clean exit the file appears at
+    ``path``. Container from the suffix: .mp4 (H.264 + AAC, moov first for streaming),
+    .mov, .mkv. Normal mode: libx264, yuv420p, BT.709, CRF ``crf``; odd sizes are padded
+    to even by repeating the last row/column. ``lossless``: libx264rgb at qp 0 (or FFV1
+    with ``lossless_codec="ffv1"`` in .mkv), decoding back to exactly the RGB written, at
+    the size given. Audio is always AAC (the writer's audio is for listening, not analysis).
+
+    ``audio``: any AudioSource (e.g. ``iter_audio(speech_path)``): float32 planar
+    (channels, n) chunks, 1 or 2 channels. It starts with the first frame and is cut or
+    padded with silence to exactly ``frames_written / fps`` seconds.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fps: float,
+        width: int,
+        height: int,
+        *,
+        audio: AudioSource | None = None,
+        lossless: bool = False,
+        crf: int = 18,
+        preset: str = "medium",
+        lossless_codec: LosslessCodec = "libx264rgb",
+    ) -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in _CONTAINER_FORMATS:
+            raise OptionsError(
+                f"output suffix {self.path.suffix or '(none)'!r} is not supported; "
+                "use .mp4, .mov or .mkv"
+            )
+        if not (0 < fps <= 1000):
+            raise OptionsError(f"fps must be between 0 and 1000, got {fps}")
+        if width < 1 or height < 1:
+            raise OptionsError(f"frame size must be positive, got {width}×{height}")
+        if not (0 <= crf <= 51):
+            raise OptionsError(f"crf must be between 0 and 51, got {crf}")
+        if preset not in _X264_PRESETS:
+            raise OptionsError(f"preset must be one of {', '.join(_X264_PRESETS)}; got {preset!r}")
+        if lossless_codec not in ("libx264rgb", "ffv1"):
+            raise OptionsError(f"lossless_codec must be libx264rgb or ffv1, got {lossless_codec!r}")
+        if lossless and lossless_codec == "ffv1" and suffix != ".mkv":
+            raise OptionsError(f"FFV1 needs an .mkv output, got {self.path.name}")
+        if audio is not None and audio.channels not in (1, 2):
+            raise OptionsError(f"audio must have 1 or 2 channels, got {audio.channels}")
+        self.fps = float(fps)
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.width = width
+        self.height = height
+        self._format = _CONTAINER_FORMATS[suffix]
+        self._audio_source = audio
+        self._lossless = lossless
+        self._lossless_codec = lossless_codec
+        self._crf = crf
+        self._preset = preset
+        self._frames_written = 0
+        self._temp_path: Path | None = None
+        self._container: OutputContainer | None = None
+        self._video: VideoStream | None = None
+        self._audio: _AudioFeed | None = None
+
+    @property
+    def frames_written(self) -> int:
+        """Frames accepted so far (the final count after the context exits)."""
+        return self._frames_written
+
+    def __enter__(self) -> VideoWriter:
+        self._temp_path = self.path.with_name(
+            f".{self.path.stem}.{secrets.token_hex(4)}.part{self.path.suffix}"
+        )
+        container_options = {"movflags": "+faststart"} if self._format in ("mp4", "mov") else {}
+        # An absolute path never starts with "name:", which FFmpeg would take as a protocol.
+        self._container = av.open(
+            os.path.abspath(self._temp_path),
+            mode="w",
+            format=self._format,
+            container_options=container_options,
+        )
+        try:
+            self._video = self._add_video_stream(self._container)
+            if self._audio_source is not None:
+                self._audio = _AudioFeed(self._container, self._audio_source)
+        except BaseException:
+            self._discard()
+            raise
+        return self
+
+    def _add_video_stream(self, container: OutputContainer) -> VideoStream:
+        if not self._lossless:
+            stream = container.add_stream(
+                "libx264", rate=self.rate, options={"crf": str(self._crf), "preset": self._preset}
+            )
+            stream.width = self.width + self.width % 2
+            stream.height = self.height + self.height % 2
+            stream.pix_fmt = "yuv420p"
+            context = stream.codec_context
+            context.color_primaries = _BT709
+            context.color_trc = _BT709
+            context.colorspace = _BT709
+            context.color_range = _LIMITED_RANGE
+            return stream
+        if self._lossless_codec == "ffv1":
+            stream = container.add_stream("ffv1", rate=self.rate)
+            stream.pix_fmt = "bgr0"
+        else:
+            stream = container.add_stream(
+                "libx264rgb", rate=self.rate, options={"qp": "0", "preset": self._preset}
+            )
+            stream.pix_fmt = "rgb24"
+        stream.width = self.width
+        stream.height = self.height
+        return stream
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one uint8 RGB (height, width, 3) frame; audio follows up to its time."""
+        if self._container is None or self._video is None:
+            raise RuntimeError("VideoWriter.write() called outside its 'with' block")
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(
+                f"frame must be uint8 ({self.height}, {self.width}, 3), "
+                f"got {frame.dtype} {frame.shape}"
+            )
+        video_frame = self._to_video_frame(frame)
+        video_frame.pts = self._frames_written
+        video_frame.time_base = 1 / self.rate
+        for packet in self._video.encode(video_frame):
+            self._container.mux(packet)
+        self._frames_written += 1
+        if self._audio is not None:
+            self._audio.write_until(self._frames_written / self.rate, pad=False)
+
+    def _to_video_frame(self, frame: np.ndarray) -> av.VideoFrame:
+        if self._lossless:
+            rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            return rgb.reformat(format="bgr0") if self._lossless_codec == "ffv1" else rgb
+        pad_rows, pad_cols = self.height % 2, self.width % 2
+        if pad_rows or pad_cols:
+            frame = np.pad(frame, ((0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
+        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        # swscale's default matrix is BT.601; convert with the BT.709 one the stream declares.
+        yuv = rgb.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+        yuv.colorspace = _BT709
+        yuv.color_range = _LIMITED_RANGE
+        return yuv
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            self._finish()
+        except BaseException:
+            self._discard()
+            raise
+        assert self._temp_path is not None
+        os.replace(self._temp_path, self.path)
+
+    def _finish(self) -> None:
+        assert self._container is not None and self._video is not None
+        if self._frames_written == 0:
+            raise EmptyMediaError(f"no frames were written to {self.path.name}")
+        for packet in self._video.encode(None):
+            self._container.mux(packet)
+        if self._audio is not None:
+            self._audio.write_until(self._frames_written / self.rate, pad=True)
+            self._audio.flush()
+            self._audio.close()
+        self._container.close()
+        self._container = None
+
+    def _discard(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+        if self._container is not None:
+            # The file is being thrown away; a failure to finalise it changes nothing.
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._container = None
+        if self._temp_path is not None:
+            self._temp_path.unlink(missing_ok=True)
+
+
+class _AudioFeed:
+    """Pulls chunks from an AudioSource into an AAC stream, sample-exact."""
+
+    def __init__(self, container: OutputContainer, source: AudioSource) -> None:
+        self._container = container
+        self._channels = source.channels
+        self._layout = "mono" if source.channels == 1 else "stereo"
+        source_rate = source.sample_rate
+        self.rate = source_rate if source_rate in _AAC_RATES else 48000
+        self._stream: AudioStream = container.add_stream("aac", rate=self.rate)
+        self._stream.layout = self._layout
+        self._stream.bit_rate = 96_000 if self._channels == 1 else 128_000
+        self._source_iterator = iter(source)
+        self._chunks = self._resampled(self._source_iterator, source_rate)
+        self._pending = np.zeros((self._channels, 0), dtype=np.float32)
+        self._exhausted = False
+        self.samples_written = 0
+
+    def _resampled(self, chunks: Iterator[np.ndarray], source_rate: int) -> Iterator[np.ndarray]:
+        if source_rate == self.rate:
+            yield from chunks
+            return
+        resampler = av.AudioResampler(format="fltp", layout=self._layout, rate=self.rate)
+        for chunk in chunks:
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk, dtype=np.float32), format="fltp", layout=self._layout
+            )
+            frame.sample_rate = source_rate
+            for converted in resampler.resample(frame):
+                yield converted.to_ndarray()
+        for converted in resampler.resample(None):
+            yield converted.to_ndarray()
+
+    def write_until(self, seconds: Fraction, pad: bool) -> None:
+        """Encode audio up to ``seconds`` of output time; with ``pad``, fill gaps with silence."""
+        target = round(seconds * self.rate) if pad else int(seconds * self.rate)
+        while self.samples_written < target:
+            block = self._take(target - self.samples_written)
+            if block.shape[1] == 0:
+                if not pad:
+                    return
+                block = np.zeros(
+                    (self._channels, min(target - self.samples_written, 4096)), np.float32
+                )
+            self._encode(block)
+
+    def _take(self, wanted: int) -> np.ndarray:
+        while self._pending.shape[1] < wanted and not self._exhausted:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._exhausted = True
+                break
+            chunk = np.asarray(chunk, dtype=np.float32).reshape(self._channels, -1)
+            self._pending = np.concatenate([self._pending, chunk], axis=1)
+        block, self._pending = self._pending[:, :wanted], self._pending[:, wanted:]
+        return block
+
+    def _encode(self, block: np.ndarray) -> None:
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block), format="fltp", layout=self._layout
+        )
+        frame.sample_rate = self.rate
+        frame.pts = self.samples_written
+        frame.time_base = Fraction(1, self.rate)
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.samples_written += block.shape[1]
+
+    def flush(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        """Stop reading the source (a decoder generator holds its file open until closed)."""
+        for iterator in (self._chunks, self._source_iterator):
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()

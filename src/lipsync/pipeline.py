@@ -1,0 +1,300 @@
+"""The lip-sync pipeline: validate, analyse faces, generate mouths, composite, encode.
+
+Two passes over the video, both streaming:
+
+1. **Analysis**: decode at a constant frame rate and track the chosen face, keeping only boxes
+   and landmarks (a few KB per frame).
+2. **Synthesis**: follow the output schedule (trim, forward loop or ping-pong), feed batches
+   of frames to the engine, blend the regenerated faces in and encode while frames arrive.
+
+Memory is bounded by the batch size and the reverse-read block, never by the video's length.
+Components (engine, tracker) are injected, so tests and later engines slot in without changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .compose.blend import composite
+from .engines.base import Engine, EngineInput, Speech
+from .errors import NoAudioStreamError, NoFaceError, NoVideoStreamError, OptionsError
+from .faces.tracker import FaceTracker
+from .faces.types import FaceTrack
+from .media.audio import iter_audio, load_speech
+from .media.probe import MediaInfo, probe
+from .media.video import VideoSource, open_video
+from .media.writer import VideoWriter
+from .models.store import ModelStore
+from .options import Limits, SyncOptions, parse_face_choice
+from .progress import CancelToken, ProgressCallback, Reporter
+from .schedule import output_frame_count, plan_runs, scheduled_frames
+
+OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
+_REVERSE_BLOCK_BYTES = 192 * 1024**2  # frames held while reading a ping-pong run backwards
+
+
+@dataclass
+class StageTimer:
+    """Wall-clock seconds spent per stage, for benchmarks and logs."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, start: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    def timed(self, stage: str, items: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Charge the time spent producing each item (e.g. decoding) to ``stage``."""
+        iterator = iter(items)
+        while True:
+            start = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                self.add(stage, start)
+                return
+            self.add(stage, start)
+            yield item
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a run produced. ``timings`` holds seconds per stage."""
+
+    output: Path
+    engine: str
+    fps: float
+    frames: int
+    source_frames: int
+    frames_with_face: int
+    duration_s: float
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    video: MediaInfo
+    audio: MediaInfo
+
+
+def check_inputs(video: Path, audio: Path, output: Path, limits: Limits) -> CheckedInputs:
+    """Probe both inputs and check the output path before anything heavy starts."""
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise OptionsError(f"output {output.name} must end in one of {', '.join(OUTPUT_SUFFIXES)}")
+    if not output.parent.is_dir():
+        raise OptionsError(f"output folder {output.parent} does not exist")
+    if output.resolve() in (video.resolve(), audio.resolve()):
+        raise OptionsError(f"output {output.name} would overwrite an input")
+    video_info = probe(video, limits)
+    if video_info.video is None:
+        raise NoVideoStreamError(f"{video.name} has no video stream or image")
+    audio_info = video_info if audio.resolve() == video.resolve() else probe(audio, limits)
+    if audio_info.audio is None:
+        raise NoAudioStreamError(f"{audio.name} has no audio stream")
+    return CheckedInputs(video_info, audio_info)
+
+
+TrackerFactory = Callable[[SyncOptions], FaceTracker]
+
+
+def default_tracker(options: SyncOptions) -> FaceTracker:
+    return FaceTracker(parse_face_choice(options.face), smooth=options.smooth)
+
+
+class Pipeline:
+    """Lip-syncs one video (or still) to one speech track with an injected engine.
+
+    ``Pipeline(engine, options).run(video, audio, output, progress=..., cancel=...)``.
+    The engine is prepared per run and can be reused across runs.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        options: SyncOptions | None = None,
+        *,
+        limits: Limits | None = None,
+        tracker_factory: TrackerFactory = default_tracker,
+    ) -> None:
+        self.engine = engine
+        self.options = options or SyncOptions()
+        self.limits = limits or Limits()
+        self.tracker_factory = tracker_factory
+
+    # --- the run ---------------------------------------------------------------------
+
+    def run(
+        self,
+        video: str | Path,
+        audio: str | Path,
+        output: str | Path,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> SyncResult:
+        video, audio, output = Path(video), Path(audio), Path(output)
+        options = self.options
+        timer = StageTimer()
+        check_inputs(video, audio, output, self.limits)
+
+        start = time.perf_counter()
+        samples = load_speech(audio, self.limits)
+        speech = Speech(samples, 16000)
+        timer.add("audio", start)
+
+        source = open_video(video, fps=options.fps, limits=self.limits)
+        track = self._analyse(source, timer, progress, cancel)
+        n_source = len(track)
+        fps = source.fps
+        if options.still_duration_s is not None and source.is_still:
+            speech_s = options.still_duration_s
+        else:
+            speech_s = speech.duration_s
+        n_out = output_frame_count(speech_s, fps, n_source, options.pad_audio)
+
+        start = time.perf_counter()
+        self.engine.prepare(speech, fps, n_out)
+        timer.add("features", start)
+
+        frames_with_face = self._synthesise(
+            source, track, n_out, audio, output, timer, progress, cancel
+        )
+        return SyncResult(
+            output=output,
+            engine=self.engine.describe(),
+            fps=fps,
+            frames=n_out,
+            source_frames=n_source,
+            frames_with_face=frames_with_face,
+            duration_s=n_out / fps,
+            timings=dict(timer.seconds),
+        )
+
+    def _analyse(
+        self,
+        source: VideoSource,
+        timer: StageTimer,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> FaceTrack:
+        """First pass: count the constant-rate frames and track the face (small data only)."""
+        options = self.options
+        reporter = Reporter("faces", source.frame_count, progress, cancel)
+        if options.box is not None:
+            _, _, x2, y2 = options.box
+            if x2 > source.width or y2 > source.height:
+                raise OptionsError(
+                    f"box {options.box} lies outside the {source.width}×{source.height} frame"
+                )
+            n = sum(1 for _ in reporter.track(timer.timed("decode", source.frames())))
+            reporter.finish()
+            return FaceTrack.fixed(options.box, n)
+        tracker = self.tracker_factory(options)
+        for frame in reporter.track(timer.timed("decode", source.frames())):
+            start = time.perf_counter()
+            tracker.observe(frame)
+            timer.add("detect+track", start)
+        reporter.finish()
+        track = tracker.finish()
+        if not track.present.any():
+            raise NoFaceError(f"no face found in any of the {len(track)} frames of the video")
+        return track  # the tracker already smoothed it when options.smooth is set
+
+    def _synthesise(
+        self,
+        source: VideoSource,
+        track: FaceTrack,
+        n_out: int,
+        audio: Path,
+        output: Path,
+        timer: StageTimer,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> int:
+        """Second pass: schedule, generate, composite and encode; returns frames with a face."""
+        options = self.options
+        size = (source.width, source.height)
+        pads = (0, 0, 0, 0) if options.box is not None else options.pads
+        runs = plan_runs(n_out, len(track), options.loop)
+        frame_bytes = source.width * source.height * 3
+        block = int(max(1, min(64, _REVERSE_BLOCK_BYTES // frame_bytes)))
+        reporter = Reporter("sync", n_out, progress, cancel)
+        frames_with_face = 0
+
+        def read(start: int, stop: int) -> Iterator[np.ndarray]:
+            return timer.timed("decode", source.frames(start, stop))
+
+        with VideoWriter(
+            output,
+            source.fps,
+            source.width,
+            source.height,
+            audio=iter_audio(audio, self.limits),
+            lossless=options.lossless,
+        ) as writer:
+            batch: list[EngineInput] = []
+
+            def flush() -> None:
+                nonlocal frames_with_face
+                start = time.perf_counter()
+                crops = self.engine.generate(batch)
+                timer.add("model", start)
+                for item, crop in zip(batch, crops, strict=True):
+                    start = time.perf_counter()
+                    out = composite(item.frame, crop, item.box, item.landmarks, options.blend)
+                    timer.add("blend", start)
+                    start = time.perf_counter()
+                    writer.write(out)
+                    timer.add("encode", start)
+                    frames_with_face += crop is not None
+                reporter.step(len(batch))
+                batch.clear()
+
+            for out_index, src_index, frame in scheduled_frames(runs, read, block):
+                box = track.crop_box(src_index, pads, size)
+                landmarks = track.landmarks_at(src_index) if box is not None else None
+                batch.append(EngineInput(out_index, frame, box, landmarks))
+                if len(batch) >= options.batch_size:
+                    flush()
+            if batch:
+                flush()
+            start = time.perf_counter()
+        timer.add("encode", start)  # finishing the file: flushing encoders, faststart
+        reporter.finish()
+        return frames_with_face
+
+
+def sync(
+    video: str | Path,
+    audio: str | Path,
+    output: str | Path,
+    options: SyncOptions | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    limits: Limits | None = None,
+    store: ModelStore | None = None,
+) -> SyncResult:
+    """Lip-sync ``video`` (a video or still image) to the speech in ``audio``, writing ``output``.
+
+    Chooses the engine from ``options.engine`` (``auto``: the best installed), validates the
+    inputs, runs both passes and returns a SyncResult. Raises LipsyncError subclasses.
+    """
+    from .engines.registry import choose_engine
+
+    options = options or SyncOptions()
+    limits = limits or Limits()
+    store = store or ModelStore()
+    spec = choose_engine(options.engine, store)  # fails fast when weights are missing
+    check_inputs(Path(video), Path(audio), Path(output), limits)
+    engine = spec.factory(options, store)
+    try:
+        return Pipeline(engine, options, limits=limits).run(
+            video, audio, output, progress=progress, cancel=cancel
+        )
+    finally:
+        engine.close()

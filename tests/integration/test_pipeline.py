@@ -1,0 +1,196 @@
+"""The whole pipeline on generated media with a tiny random-weight Wav2Lip."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from lipsync.errors import NoFaceError, OptionsError
+from lipsync.media.audio import load_speech
+from lipsync.media.video import open_video
+from lipsync.options import SyncOptions
+from lipsync.pipeline import Pipeline
+from lipsync.progress import CancelToken, ProgressEvent
+from lipsync.schedule import source_index
+
+
+def decode_rgb(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def stream_facts(path: Path) -> dict[str, object]:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        return {
+            "video_codec": video.codec_context.name,
+            "audio_codec": audio.codec_context.name,
+            "rate": video.average_rate,
+            "frames": frames,
+            "audio_s": float(audio.duration * audio.time_base) if audio.duration else None,
+            "pix_fmt": video.codec_context.pix_fmt,
+        }
+
+
+def test_output_follows_the_speech(tiny_engine, face_video, speech_wav, tmp_path):
+    events: list[ProgressEvent] = []
+    out = tmp_path / "out.mp4"
+    result = Pipeline(tiny_engine, SyncOptions()).run(
+        face_video, speech_wav, out, progress=events.append
+    )
+    speech_s = len(load_speech(speech_wav)) / 16000
+    fps = open_video(face_video).fps
+    facts = stream_facts(out)
+    assert facts["video_codec"] == "h264" and facts["audio_codec"] == "aac"
+    assert facts["pix_fmt"] == "yuv420p"
+    assert facts["rate"] == Fraction(fps).limit_denominator(1001)
+    assert abs(facts["frames"] / fps - speech_s) <= 1 / fps
+    assert facts["audio_s"] is not None and abs(facts["audio_s"] - facts["frames"] / fps) <= 1 / fps
+    assert result.frames == facts["frames"] and result.frames_with_face == result.frames
+    stages = {e.stage for e in events}
+    assert {"faces", "sync"} <= stages
+    last_sync = [e for e in events if e.stage == "sync"][-1]
+    assert last_sync.done == last_sync.total == result.frames
+
+
+def test_lossless_changes_only_the_face(tiny_engine, face_video, speech_wav, tmp_path):
+    out = tmp_path / "out.mkv"
+    box = (60, 50, 200, 220)
+    options = SyncOptions(lossless=True, box=box, blend="box")
+    result = Pipeline(tiny_engine, options).run(face_video, speech_wav, out)
+    source = list(open_video(face_video).frames())
+    produced = decode_rgb(out)
+    assert len(produced) == result.frames
+    x1, y1, x2, y2 = box
+    for i, frame in enumerate(produced):
+        original = source[source_index(i, len(source), "pingpong")]
+        outside = np.ones(frame.shape[:2], bool)
+        outside[y1:y2, x1:x2] = False
+        assert np.array_equal(frame[outside], original[outside]), (
+            f"frame {i} changed outside the box"
+        )
+        mouth = (slice(y1 + (y2 - y1) // 2, y2), slice(x1, x2))
+        assert np.abs(frame[mouth].astype(int) - original[mouth]).mean() > 2, (
+            f"frame {i} mouth unchanged"
+        )
+
+
+def test_feather_blend_leaves_the_upper_face(tiny_engine, face_video, speech_wav, tmp_path):
+    out = tmp_path / "out.mkv"
+    Pipeline(tiny_engine, SyncOptions(lossless=True)).run(face_video, speech_wav, out)
+    source = list(open_video(face_video).frames())
+    produced = decode_rgb(out)
+    changed = [
+        np.abs(p.astype(int) - source[i % len(source)]).max(axis=2) > 0
+        for i, p in enumerate(produced[:5])
+    ]
+    for mask in changed:
+        rows = np.nonzero(mask.any(axis=1))[0]
+        assert rows.size > 0, "nothing was regenerated"
+        height = mask.shape[0]
+        assert rows.min() > height * 0.2, (
+            "the upper face (eyes) must not change with --blend feather"
+        )
+        assert mask.mean() < 0.25, "only the lower face should change"
+
+
+def test_frames_without_a_face_pass_through(tiny_engine, noface_gap_video, speech_wav, tmp_path):
+    out = tmp_path / "out.mkv"
+    result = Pipeline(tiny_engine, SyncOptions(lossless=True, pad_audio=True)).run(
+        noface_gap_video, speech_wav, out
+    )
+    source = list(open_video(noface_gap_video).frames())
+    produced = decode_rgb(out)
+    assert len(produced) == len(source) == result.frames
+    assert 0 < result.frames_with_face < result.frames
+    unchanged = [np.array_equal(p, s) for p, s in zip(produced, source, strict=True)]
+    n = len(source)
+    assert all(unchanged[n // 3 + 2 : 2 * n // 3 - 2]), "face-less middle frames must be untouched"
+    assert not any(unchanged[:3]), "frames with a face must be regenerated"
+
+
+def test_still_image_becomes_a_video(tiny_engine, still_png, speech_wav, tmp_path):
+    out = tmp_path / "still.mp4"
+    result = Pipeline(tiny_engine, SyncOptions()).run(still_png, speech_wav, out)
+    speech_s = len(load_speech(speech_wav)) / 16000
+    assert result.fps == 25
+    assert abs(result.frames / 25 - speech_s) <= 1 / 25
+    facts = stream_facts(out)
+    assert facts["frames"] == result.frames
+
+
+def test_pingpong_and_forward_loops(tiny_engine, speech_wav, tmp_path):
+    from lipsync import samples
+
+    short = samples.face_video(tmp_path / "short.mp4", seconds=1.0, fps=10)
+    for loop in ("pingpong", "forward"):
+        out = tmp_path / f"{loop}.mkv"
+        box = (40, 40, 120, 120)
+        result = Pipeline(tiny_engine, SyncOptions(lossless=True, box=box, loop=loop)).run(
+            short, speech_wav, out
+        )
+        source = list(open_video(short).frames())
+        produced = decode_rgb(out)
+        assert result.frames == len(produced) > 2 * len(source)
+        for i, frame in enumerate(produced):
+            expected = source[source_index(i, len(source), loop)]
+            assert np.array_equal(frame[:40], expected[:40]), (
+                f"{loop}: frame {i} shows the wrong source"
+            )
+
+
+def test_video_longer_than_audio_is_trimmed_or_padded(tiny_engine, face_video, tmp_path):
+    from lipsync import samples
+
+    short_speech = samples.speech_wav(tmp_path / "hi.wav", text="Hi.")
+    speech_s = len(load_speech(short_speech)) / 16000
+    n_video = open_video(face_video).frame_count
+    fps = open_video(face_video).fps
+    trimmed = Pipeline(tiny_engine, SyncOptions()).run(face_video, short_speech, tmp_path / "t.mp4")
+    assert abs(trimmed.frames / fps - speech_s) <= 1 / fps < n_video / fps
+    padded = Pipeline(tiny_engine, SyncOptions(pad_audio=True)).run(
+        face_video, short_speech, tmp_path / "p.mp4"
+    )
+    assert padded.frames == n_video
+    facts = stream_facts(tmp_path / "p.mp4")
+    assert abs(facts["audio_s"] - n_video / fps) <= 1 / fps
+
+
+def test_no_face_anywhere_is_a_clear_error(tiny_engine, speech_wav, tmp_path):
+    from lipsync.media.writer import VideoWriter
+
+    blank = tmp_path / "blank.mp4"
+    with VideoWriter(blank, 25, 64, 64, audio=None) as writer:
+        for _ in range(10):
+            writer.write(np.full((64, 64, 3), 90, np.uint8))
+    with pytest.raises(NoFaceError, match="no face"):
+        Pipeline(tiny_engine, SyncOptions()).run(blank, speech_wav, tmp_path / "o.mp4")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cancel_stops_and_leaves_no_file(tiny_engine, face_video, speech_wav, tmp_path):
+    from lipsync.errors import Cancelled
+
+    token = CancelToken()
+
+    def cancel_in_sync(event: ProgressEvent) -> None:
+        if event.stage == "sync" and event.done > 0:
+            token.cancel()
+
+    out = tmp_path / "o.mp4"
+    with pytest.raises(Cancelled):
+        Pipeline(tiny_engine, SyncOptions(batch_size=2)).run(
+            face_video, speech_wav, out, progress=cancel_in_sync, cancel=token
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_output_name_fails_before_work(tiny_engine, face_video, speech_wav, tmp_path):
+    with pytest.raises(OptionsError, match="must end in"):
+        Pipeline(tiny_engine).run(face_video, speech_wav, tmp_path / "out.gif")

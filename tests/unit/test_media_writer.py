@@ -1,0 +1,196 @@
+"""The writer: exact rates and durations, padded odd sizes, faststart, lossless, atomic output."""
+
+from __future__ import annotations
+
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from lipsync.errors import EmptyMediaError, OptionsError
+from lipsync.media import ArrayAudio, VideoWriter, iter_audio, open_video
+
+
+def _frames(count: int, height: int, width: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def _smooth_frames(count: int, height: int, width: int) -> list[np.ndarray]:
+    y, x = np.mgrid[0:height, 0:width]
+    return [
+        np.stack([(x * 3 + i) % 256, (y * 2) % 256, (x + y) % 256], axis=-1).astype(np.uint8)
+        for i in range(count)
+    ]
+
+
+def _top_level_boxes(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    boxes, offset = [], 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
+        boxes.append(kind)
+        if size == 0:
+            break
+        offset += size
+    return boxes
+
+
+def _stream_seconds(stream: av.stream.Stream) -> float:
+    assert stream.duration is not None and stream.time_base is not None
+    return float(stream.duration * stream.time_base)
+
+
+def _write(path: Path, frames: list[np.ndarray], fps: float, **kwargs: object) -> VideoWriter:
+    height, width = frames[0].shape[:2]
+    with VideoWriter(path, fps, width, height, **kwargs) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer
+
+
+@pytest.mark.parametrize(
+    ("fps", "rate"), [(25, Fraction(25)), (30000 / 1001, Fraction(30000, 1001))]
+)
+def test_h264_aac_with_exact_rate_and_durations(
+    tmp_path: Path, speech_wav: Path, fps: float, rate: Fraction
+) -> None:
+    path = tmp_path / "out.mp4"
+    writer = _write(
+        path, _smooth_frames(50, 64, 96), fps, audio=iter_audio(speech_wav), preset="ultrafast"
+    )
+    assert writer.frames_written == 50
+    expected_s = float(50 / rate)
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == "h264"
+        assert video.codec_context.pix_fmt == "yuv420p"
+        assert video.average_rate == rate
+        assert video.frames == 50
+        assert audio.codec_context.name == "aac"
+        assert audio.codec_context.sample_rate == 22050
+        frame_s = float(1 / rate)
+        assert abs(_stream_seconds(video) - expected_s) < frame_s
+        # The speech (2.8 s) is longer than the video: it must be cut to it.
+        assert abs(_stream_seconds(audio) - expected_s) < frame_s
+        first_audio = next(container.decode(audio=0))
+        assert first_audio.pts == 0
+
+
+def test_short_audio_is_padded_with_silence(tmp_path: Path) -> None:
+    tone = ArrayAudio(np.full(8000, 0.5, np.float32), 16000)  # 0.5 s
+    path = tmp_path / "padded.mp4"
+    _write(path, _smooth_frames(50, 32, 32), 25, audio=tone, preset="ultrafast")
+    with av.open(str(path)) as container:
+        assert abs(_stream_seconds(container.streams.audio[0]) - 2.0) < 0.04
+        samples = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+    assert np.abs(samples[16000:30000]).max() < 0.01  # silence after the tone
+
+
+def test_audio_at_a_rate_aac_lacks_is_resampled(tmp_path: Path) -> None:
+    odd_rate = ArrayAudio(np.zeros((2, 22000 * 2), np.float32), 22000)
+    path = tmp_path / "odd.mkv"
+    _write(path, _smooth_frames(25, 32, 32), 25, audio=odd_rate, preset="ultrafast")
+    with av.open(str(path)) as container:
+        audio = container.streams.audio[0]
+        assert (audio.codec_context.sample_rate, audio.codec_context.channels) == (48000, 2)
+
+
+def test_odd_sizes_are_padded_by_repeating_the_edge(tmp_path: Path) -> None:
+    path = tmp_path / "odd.mp4"
+    frames = _smooth_frames(5, 49, 65)
+    _write(path, frames, 25, crf=0, preset="ultrafast")
+    decoded = list(open_video(path).frames())
+    assert decoded[0].shape == (50, 66, 3)
+    assert np.abs(decoded[0][:49, :65].astype(int) - frames[0]).mean() < 3
+    assert np.abs(decoded[0][49, :65].astype(int) - frames[0][48]).mean() < 3
+    assert np.abs(decoded[0][:49, 65].astype(int) - frames[0][:, 64]).mean() < 3
+
+
+def test_mp4_and_mov_put_the_index_first(tmp_path: Path) -> None:
+    for name in ("fast.mp4", "fast.mov"):
+        path = tmp_path / name
+        _write(path, _smooth_frames(10, 32, 32), 25, preset="ultrafast")
+        boxes = _top_level_boxes(path)
+        assert boxes.index(b"moov") < boxes.index(b"mdat"), boxes
+
+
+def test_bt709_is_declared(tmp_path: Path) -> None:
+    path = tmp_path / "tags.mp4"
+    _write(path, _smooth_frames(3, 32, 32), 25, preset="ultrafast")
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+    assert (frame.colorspace, frame.color_range) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("exact.mp4", "libx264rgb"),
+        ("exact.mov", "libx264rgb"),
+        ("exact.mkv", "libx264rgb"),
+        ("exact.mkv", "ffv1"),
+    ],
+)
+def test_lossless_round_trip_is_pixel_exact(tmp_path: Path, name: str, codec: str) -> None:
+    frames = _frames(6, 37, 53)  # odd sizes are kept as they are in lossless mode
+    path = tmp_path / name
+    _write(path, frames, 25, lossless=True, lossless_codec=codec, preset="ultrafast")
+    with av.open(str(path)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == len(frames)
+    for written, read in zip(frames, decoded, strict=True):
+        assert np.array_equal(written, read)
+
+
+def test_an_exception_leaves_no_trace_and_keeps_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "result.mp4"
+    path.write_bytes(b"previous result")
+    with pytest.raises(RuntimeError, match="boom"), VideoWriter(path, 25, 32, 32) as writer:
+        for index, frame in enumerate(_smooth_frames(20, 32, 32)):
+            writer.write(frame)
+            if index == 10:
+                raise RuntimeError("boom")
+    assert path.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.mp4"]
+
+
+def test_success_replaces_the_old_file_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "result.mp4"
+    path.write_bytes(b"previous result")
+    with VideoWriter(path, 25, 32, 32, preset="ultrafast") as writer:
+        for frame in _smooth_frames(60, 32, 32):
+            writer.write(frame)
+        # The encoder has produced packets by now, so the hidden part file exists.
+        temp_files = [p.name for p in tmp_path.iterdir() if p.name != "result.mp4"]
+        assert len(temp_files) == 1 and temp_files[0].startswith(".result.")
+        assert temp_files[0].endswith(".part.mp4")
+        assert path.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.mp4"]
+    assert open_video(path).frame_count == 60
+
+
+def test_zero_frames_is_an_error_and_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(EmptyMediaError), VideoWriter(tmp_path / "none.mp4", 25, 32, 32):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(OptionsError, match=r"'\.avi'"):
+        VideoWriter(tmp_path / "out.avi", 25, 32, 32)
+    with pytest.raises(OptionsError, match="fps"):
+        VideoWriter(tmp_path / "out.mp4", 0, 32, 32)
+    with pytest.raises(OptionsError, match="preset"):
+        VideoWriter(tmp_path / "out.mp4", 25, 32, 32, preset="warp")
+    with pytest.raises(OptionsError, match="FFV1"):
+        VideoWriter(tmp_path / "out.mp4", 25, 32, 32, lossless=True, lossless_codec="ffv1")
+    with VideoWriter(tmp_path / "out.mp4", 25, 32, 32, preset="ultrafast") as writer:
+        with pytest.raises(ValueError, match=r"\(32, 32, 3\)"):
+            writer.write(np.zeros((32, 30, 3), np.uint8))
+        writer.write(np.zeros((32, 32, 3), np.uint8))
