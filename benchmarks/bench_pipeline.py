@@ -191,6 +191,7 @@ def main() -> None:
         action="store_true",
         help="also measure peak RSS on 1- and 5-minute 1080p inputs",
     )
+    parser.add_argument("--memory-only", action="store_true", help="only the peak-RSS runs")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--_e2e", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -200,55 +201,76 @@ def main() -> None:
         print(json.dumps(run_e2e(Path(clip), Path(checkpoint), int(batch), Path(out))))
         return
 
-    from lipsync.engines.wav2lip.network import RELEASED_WIDTH
-    from lipsync.engines.wav2lip.testing import TINY_WIDTH, write_random_checkpoint
-
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="lipsync-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        clip, what = prepare_720p_clip(tmp, args.seconds)
-        full = write_random_checkpoint(tmp / "wav2lip_full.pth", seed=0, width=RELEASED_WIDTH)
-        print(f"clip: {what}", flush=True)
-        sizes = [int(b) for b in args.batch_sizes.split(",")]
-        figures["stages"] = stages = bench_stages(clip, full, sizes)
-        print(
-            f"  frames {stages['frames']} at {stages['fps']:.2f} fps, face in {stages['frames_with_face']}"
-        )
-        print(f"  decode          {stages['decode_fps']:8.1f} frames/s")
-        print(f"  detect + track  {stages['detect_track_fps']:8.1f} frames/s")
-        print(f"  features (mel)  {stages['features_x_realtime']:8.0f} × real time")
-        for b, fps in stages["model_fps_by_batch"].items():  # type: ignore[attr-defined]
-            print(f"  model, batch {b:<3d} {fps:8.2f} frames/s")
-        print(f"  blend (feather) {stages['blend_fps']:8.1f} frames/s")
-        print(f"  encode (H.264)  {stages['encode_fps']:8.1f} frames/s", flush=True)
-
-        e2e = child(["--_e2e", str(clip), str(full), str(args.e2e_batch), str(tmp / "out.mp4")])
-        figures["end_to_end"] = e2e
-        print(
-            f"end to end (batch {args.e2e_batch}): {e2e['wall_s']:.1f} s for {e2e['duration_s']:.1f} s of video, "
-            f"real-time factor {e2e['real_time_factor']:.2f}, peak RSS {e2e['peak_rss_mb']:.0f} MB"
-        )
-        timings = e2e["timings"]
-        total = sum(timings.values())  # type: ignore[union-attr]
-        for stage, seconds in sorted(timings.items(), key=lambda kv: -kv[1]):  # type: ignore[union-attr]
-            print(f"    {stage:<13} {seconds:7.1f} s  ({100 * seconds / total:4.1f} %)")
-
-        if args.memory:
-            tiny = write_random_checkpoint(tmp / "tiny.pth", seed=0, width=TINY_WIDTH)
-            memory: dict[str, float] = {}
-            for minutes in (1.0, 5.0):
-                long_clip = make_long_1080p(tmp / f"long{minutes:g}.mp4", minutes)
-                run = child(["--_e2e", str(long_clip), str(tiny), "16", str(tmp / "long_out.mp4")])
-                memory[f"{minutes:g} min 1080p"] = run["peak_rss_mb"]  # type: ignore[assignment]
-                print(
-                    f"peak RSS, {minutes:g}-minute 1080p input (tiny network): {run['peak_rss_mb']:.0f} MB "
-                    f"(wall {run['wall_s']:.0f} s)",
-                    flush=True,
-                )
-                long_clip.unlink()
-            figures["peak_rss_mb"] = memory
+        if not args.memory_only:
+            figures.update(speed_figures(tmp, args))
+        if args.memory or args.memory_only:
+            figures["peak_rss_mb"] = memory_figures(tmp)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
+
+
+def speed_figures(tmp: Path, args: argparse.Namespace) -> dict[str, object]:
+    from lipsync.engines.wav2lip.network import RELEASED_WIDTH
+    from lipsync.engines.wav2lip.testing import write_random_checkpoint
+
+    figures: dict[str, object] = {}
+    clip, what = prepare_720p_clip(tmp, args.seconds)
+    full = write_random_checkpoint(tmp / "wav2lip_full.pth", seed=0, width=RELEASED_WIDTH)
+    print(f"clip: {what}", flush=True)
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    figures["stages"] = stages = bench_stages(clip, full, sizes)
+    print(
+        f"  frames {stages['frames']} at {stages['fps']:.2f} fps, face in {stages['frames_with_face']}"
+    )
+    print(f"  decode          {stages['decode_fps']:8.1f} frames/s")
+    print(f"  detect + track  {stages['detect_track_fps']:8.1f} frames/s")
+    print(f"  features (mel)  {stages['features_x_realtime']:8.0f} × real time")
+    for b, fps in stages["model_fps_by_batch"].items():  # type: ignore[attr-defined]
+        print(f"  model, batch {b:<3d} {fps:8.2f} frames/s")
+    print(f"  blend (feather) {stages['blend_fps']:8.1f} frames/s")
+    print(f"  encode (H.264)  {stages['encode_fps']:8.1f} frames/s", flush=True)
+
+    e2e = child(["--_e2e", str(clip), str(full), str(args.e2e_batch), str(tmp / "out.mp4")])
+    figures["end_to_end"] = e2e
+    print(
+        f"end to end (batch {args.e2e_batch}): {e2e['wall_s']:.1f} s for {e2e['duration_s']:.1f} s of video, "
+        f"real-time factor {e2e['real_time_factor']:.2f}, peak RSS {e2e['peak_rss_mb']:.0f} MB"
+    )
+    timings = e2e["timings"]
+    total = sum(timings.values())  # type: ignore[union-attr]
+    for stage, seconds in sorted(timings.items(), key=lambda kv: -kv[1]):  # type: ignore[union-attr]
+        print(f"    {stage:<13} {seconds:7.1f} s  ({100 * seconds / total:4.1f} %)")
+
+    return figures
+
+
+def memory_figures(tmp: Path) -> dict[str, float]:
+    from lipsync.engines.wav2lip.testing import TINY_WIDTH, write_random_checkpoint
+
+    tiny = write_random_checkpoint(tmp / "tiny.pth", seed=0, width=TINY_WIDTH)
+    memory: dict[str, float] = {}
+    for minutes in (1.0, 5.0):
+        long_clip = make_long_1080p(tmp / f"long{minutes:g}.mp4", minutes)
+        run = child(["--_e2e", str(long_clip), str(tiny), "16", str(tmp / "long_out.mp4")])
+        memory[f"{minutes:g} min 1080p"] = run["peak_rss_mb"]  # type: ignore[assignment]
+        print(
+            f"peak RSS, {minutes:g}-minute 1080p input (tiny network): {run['peak_rss_mb']:.0f} MB "
+            f"(wall {run['wall_s']:.0f} s)",
+            flush=True,
+        )
+        long_clip.unlink()
+    # The released-size network on 1080p: its activations and weights on top of the above.
+    from lipsync.engines.wav2lip.network import RELEASED_WIDTH
+
+    full = write_random_checkpoint(tmp / "full.pth", seed=0, width=RELEASED_WIDTH)
+    clip = make_long_1080p(tmp / "short1080p.mp4", 1 / 3)
+    run = child(["--_e2e", str(clip), str(full), "16", str(tmp / "long_out.mp4")])
+    memory["20 s 1080p, released-size network"] = run["peak_rss_mb"]  # type: ignore[assignment]
+    print(f"peak RSS, 20-second 1080p input (released-size network): {run['peak_rss_mb']:.0f} MB")
+    return memory
 
 
 if __name__ == "__main__":

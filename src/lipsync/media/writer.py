@@ -72,7 +72,7 @@ class VideoWriter:
         audio: AudioSource | None = None,
         lossless: bool = False,
         crf: int = 18,
-        preset: str = "medium",
+        preset: str = "veryfast",
         lossless_codec: LosslessCodec = "libx264rgb",
     ) -> None:
         self.path = Path(path)
