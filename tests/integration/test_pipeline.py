@@ -194,3 +194,26 @@ def test_cancel_stops_and_leaves_no_file(tiny_engine, face_video, speech_wav, tm
 def test_bad_output_name_fails_before_work(tiny_engine, face_video, speech_wav, tmp_path):
     with pytest.raises(OptionsError, match="must end in"):
         Pipeline(tiny_engine).run(face_video, speech_wav, tmp_path / "out.gif")
+
+
+def test_browser_webm_and_its_own_audio(tiny_engine, browser_webm, tmp_path):
+    """Chrome's MediaRecorder output: no duration in the header, variable frame rate, Opus."""
+    out = tmp_path / "out.mp4"
+    result = Pipeline(tiny_engine, SyncOptions()).run(browser_webm, browser_webm, out)
+    speech_s = len(load_speech(browser_webm)) / 16000
+    assert abs(result.frames / result.fps - speech_s) <= 1 / result.fps
+    facts = stream_facts(out)
+    assert facts["frames"] == result.frames and facts["audio_codec"] == "aac"
+
+
+def test_rotated_phone_clip_comes_out_upright(tiny_engine, rotated_clip, speech_wav, tmp_path):
+    out = tmp_path / "out.mp4"
+    source = open_video(rotated_clip)
+    Pipeline(tiny_engine, SyncOptions()).run(rotated_clip, speech_wav, out)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (
+            source.width,
+            source.height,
+        )
+    assert open_video(out).info.rotation == 0
