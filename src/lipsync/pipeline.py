@@ -137,9 +137,19 @@ class Pipeline:
         cancel: CancelToken | None = None,
     ) -> SyncResult:
         video, audio, output = Path(video), Path(audio), Path(output)
+        check_inputs(video, audio, output, self.limits)
+        return self._run_checked(video, audio, output, progress, cancel)
+
+    def _run_checked(
+        self,
+        video: Path,
+        audio: Path,
+        output: Path,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> SyncResult:
         options = self.options
         timer = StageTimer()
-        check_inputs(video, audio, output, self.limits)
 
         start = time.perf_counter()
         samples = load_speech(audio, self.limits)
@@ -289,12 +299,13 @@ def sync(
     options = options or SyncOptions()
     limits = limits or Limits()
     store = store or ModelStore()
+    video, audio, output = Path(video), Path(audio), Path(output)
     spec = choose_engine(options.engine, store)  # fails fast when weights are missing
-    check_inputs(Path(video), Path(audio), Path(output), limits)
+    check_inputs(video, audio, output, limits)  # before the (slow) model load
     engine = spec.factory(options, store)
     try:
-        return Pipeline(engine, options, limits=limits).run(
-            video, audio, output, progress=progress, cancel=cancel
+        return Pipeline(engine, options, limits=limits)._run_checked(
+            video, audio, output, progress, cancel
         )
     finally:
         engine.close()

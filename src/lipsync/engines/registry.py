@@ -96,8 +96,3 @@ def choose_engine(name: str, store: ModelStore) -> EngineSpec:
     for model in spec.models:
         store.path(model)  # raises ModelNotInstalledError with the install hint
     return spec
-
-
-def create_engine(options: SyncOptions, store: ModelStore) -> tuple[EngineSpec, Engine]:
-    spec = choose_engine(options.engine, store)
-    return spec, spec.factory(options, store)
