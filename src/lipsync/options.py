@@ -13,6 +13,20 @@ from typing import Any, Literal
 
 from .errors import OptionsError
 
+# libx264's speed presets, fastest first.
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+
 LoopMode = Literal["pingpong", "forward"]
 BlendMode = Literal["feather", "box"]
 
@@ -81,6 +95,11 @@ class SyncOptions:
     still_duration_s: float | None = _opt(
         None, "For a still image: output length in seconds (default: the speech's length)."
     )
+    encoder_preset: str = _opt(
+        "superfast",
+        "x264 speed preset of the output, ultrafast … veryslow: slower presets write smaller "
+        "files at the same quality.",
+    )
 
     def __post_init__(self) -> None:
         if self.fps is not None and not (1.0 <= self.fps <= 120.0):
@@ -89,6 +108,10 @@ class SyncOptions:
             raise OptionsError(f"batch_size must be between 1 and 1024, got {self.batch_size}")
         if self.loop not in ("pingpong", "forward"):
             raise OptionsError(f"loop must be pingpong or forward, got {self.loop!r}")
+        if self.encoder_preset not in X264_PRESETS:
+            raise OptionsError(
+                f"encoder_preset must be one of {', '.join(X264_PRESETS)}; got {self.encoder_preset!r}"
+            )
         if self.blend not in ("feather", "box"):
             raise OptionsError(f"blend must be feather or box, got {self.blend!r}")
         if len(self.pads) != 4 or any(p < -2048 or p > 2048 for p in self.pads):

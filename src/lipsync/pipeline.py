@@ -17,23 +17,26 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from .compose.blend import composite
-from .engines.base import Engine, EngineInput, Speech
+from .engines.base import ClipContext, Engine, EngineInput, Speech
 from .errors import NoAudioStreamError, NoFaceError, NoVideoStreamError, OptionsError
 from .faces.tracker import FaceTracker
 from .faces.types import FaceTrack
 from .media.audio import iter_audio, load_speech
 from .media.probe import MediaInfo, probe
 from .media.video import VideoSource, open_video
-from .media.writer import VideoWriter
+from .media.writer import BackgroundWriter, VideoWriter
 from .models.store import ModelStore
 from .options import Limits, SyncOptions, parse_face_choice
+from .prefetch import prefetch
 from .progress import CancelToken, ProgressCallback, Reporter
-from .schedule import output_frame_count, plan_runs, scheduled_frames
+from .schedule import output_frame_count, plan_runs, scheduled_frames, source_schedule
 
+T = TypeVar("T")
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
 _REVERSE_BLOCK_BYTES = 192 * 1024**2  # frames held while reading a ping-pong run backwards
 
@@ -47,8 +50,8 @@ class StageTimer:
     def add(self, stage: str, start: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
 
-    def timed(self, stage: str, items: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Charge the time spent producing each item (e.g. decoding) to ``stage``."""
+    def timed(self, stage: str, items: Iterable[T]) -> Iterator[T]:
+        """Charge the time spent waiting for each item (e.g. decoding) to ``stage``."""
         iterator = iter(items)
         while True:
             start = time.perf_counter()
@@ -167,6 +170,12 @@ class Pipeline:
         n_out = output_frame_count(speech_s, fps, n_source, options.pad_audio)
 
         start = time.perf_counter()
+        if self.engine.uses_video_audio:
+            own_speech = self._own_speech(video, audio, speech)
+        else:
+            own_speech = None
+        schedule = source_schedule(plan_runs(n_out, n_source, options.loop))
+        self.engine.analyse_clip(ClipContext(fps, track, schedule, own_speech))
         self.engine.prepare(speech, fps, n_out)
         timer.add("features", start)
 
@@ -184,6 +193,14 @@ class Pipeline:
             timings=dict(timer.seconds),
         )
 
+    def _own_speech(self, video: Path, audio: Path, speech: Speech) -> Speech | None:
+        """The video's own sound track (the engine learns the speaker's mouth from it)."""
+        if video.resolve() == audio.resolve():
+            return speech
+        if probe(video, self.limits).audio is None:
+            return None
+        return Speech(load_speech(video, self.limits), 16000)
+
     def _analyse(
         self,
         source: VideoSource,
@@ -200,14 +217,20 @@ class Pipeline:
                 raise OptionsError(
                     f"box {options.box} lies outside the {source.width}×{source.height} frame"
                 )
-            n = sum(1 for _ in reporter.track(timer.timed("decode", source.frames())))
+            n = sum(1 for _ in reporter.track(timer.timed("decode", prefetch(source.frames()))))
             reporter.finish()
             return FaceTrack.fixed(options.box, n)
         tracker = self.tracker_factory(options)
-        for frame in reporter.track(timer.timed("decode", source.frames())):
+        frames = timer.timed("decode", prefetch(source.frames()))
+        for index, frame in enumerate(reporter.track(frames)):
             start = time.perf_counter()
-            tracker.observe(frame)
+            observation = tracker.observe(frame)
             timer.add("detect+track", start)
+            start = time.perf_counter()
+            self.engine.analyse_frame(
+                index, frame, observation.landmarks if observation is not None else None
+            )
+            timer.add("engine analysis", start)
         reporter.finish()
         track = tracker.finish()
         if not track.present.any():
@@ -236,7 +259,7 @@ class Pipeline:
         frames_with_face = 0
 
         def read(start: int, stop: int) -> Iterator[np.ndarray]:
-            return timer.timed("decode", source.frames(start, stop))
+            return source.frames(start, stop)
 
         with VideoWriter(
             output,
@@ -245,7 +268,11 @@ class Pipeline:
             source.height,
             audio=iter_audio(audio, self.limits),
             lossless=options.lossless,
-        ) as writer:
+            preset=options.encoder_preset,
+        ) as file_writer:
+            # Encoding runs beside decoding and the engine; "encode" below is the time spent
+            # waiting for it.
+            writer = BackgroundWriter(file_writer)
             batch: list[EngineInput] = []
 
             def flush() -> None:
@@ -255,7 +282,10 @@ class Pipeline:
                 timer.add("model", start)
                 for item, crop in zip(batch, crops, strict=True):
                     start = time.perf_counter()
-                    out = composite(item.frame, crop, item.box, item.landmarks, options.blend)
+                    if self.engine.composites_itself:
+                        out = item.frame if crop is None else crop
+                    else:
+                        out = composite(item.frame, crop, item.box, item.landmarks, options.blend)
                     timer.add("blend", start)
                     start = time.perf_counter()
                     writer.write(out)
@@ -264,15 +294,21 @@ class Pipeline:
                 reporter.step(len(batch))
                 batch.clear()
 
-            for out_index, src_index, frame in scheduled_frames(runs, read, block):
-                box = track.crop_box(src_index, pads, size)
-                landmarks = track.landmarks_at(src_index) if box is not None else None
-                batch.append(EngineInput(out_index, frame, box, landmarks))
-                if len(batch) >= options.batch_size:
+            try:
+                frames = timer.timed("decode", prefetch(scheduled_frames(runs, read, block)))
+                for out_index, src_index, frame in frames:
+                    box = track.crop_box(src_index, pads, size)
+                    landmarks = track.landmarks_at(src_index) if box is not None else None
+                    batch.append(EngineInput(out_index, frame, box, landmarks, src_index))
+                    if len(batch) >= options.batch_size:
+                        flush()
+                if batch:
                     flush()
-            if batch:
-                flush()
+            except BaseException:
+                writer.abort()
+                raise
             start = time.perf_counter()
+            writer.close()
         timer.add("encode", start)  # finishing the file: flushing encoders, faststart
         reporter.finish()
         return frames_with_face

@@ -36,6 +36,12 @@ def source_index(i: int, n_source: int, loop: LoopMode) -> int:
     return k if k < n_source else period - k
 
 
+def source_schedule(runs: list[Run]) -> np.ndarray:
+    """int64 (n_output,): the source frame shown at each output frame, from ``plan_runs``."""
+    parts = [run.first + run.step * np.arange(run.length, dtype=np.int64) for run in runs]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
 @dataclass(frozen=True)
 class Run:
     """Output frames ``out_start`` … show source frames ``first``, ``first ± 1`` … (``length`` of them)."""

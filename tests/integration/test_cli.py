@@ -56,13 +56,6 @@ def test_missing_weights_say_how_to_install(lipsync_home, face_video, speech_wav
     assert stderr.count("\n") == 1 and "lipsync models install wav2lip_gan" in stderr
 
 
-def test_auto_without_weights_is_a_clear_error(lipsync_home, face_video, speech_wav, tmp_path):
-    code, _, stderr = run_cli(
-        "sync", face_video, speech_wav, "-o", tmp_path / "o.mp4", home=lipsync_home.home
-    )
-    assert code == 3 and "no lip-sync engine is installed" in stderr
-
-
 def test_bad_inputs_give_one_line_errors(unittest_home, face_video, speech_wav, tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("just some words\n")

@@ -54,14 +54,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register() -> None:
     from .demo import demo_command
+    from .eval import eval_command
     from .models import models_group
     from .probe import probe_command
+    from .serve import serve_command
     from .sync import sync_command
+    from .worker import worker_command
 
     cli.add_command(sync_command)
     cli.add_command(probe_command)
     cli.add_command(models_group)
     cli.add_command(demo_command)
+    cli.add_command(eval_command)
+    cli.add_command(serve_command)
+    cli.add_command(worker_command)
 
 
 _register()

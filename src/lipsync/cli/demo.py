@@ -1,8 +1,8 @@
 """``lipsync demo``: make a sample face video and speech, then lip-sync them.
 
-Uses the best installed engine. On a fresh machine with no weights installed it runs the
-random-weight test network (``wav2lip_unittest``) and says so plainly: that proves the whole
-pipeline works, and the message tells how to install real weights.
+Uses the best installed engine: Wav2Lip when its weights are installed, otherwise the
+built-in engine, which needs no downloads. The sample face is a still portrait whose mouth is
+closed, so the built-in engine opens it by warping.
 """
 
 from __future__ import annotations
@@ -29,26 +29,9 @@ DEMO_TEXT = "Hello! This is Lipsync. The mouth in this video follows the words y
 def demo_command(output_dir: Path, engine: str, quiet: bool) -> None:
     """Generate a sample input and lip-sync it with the best engine available."""
     from .. import samples
-    from ..engines.registry import choose_engine
-    from ..errors import ModelNotInstalledError
-    from ..models.store import ModelStore
     from ..options import SyncOptions
     from ..pipeline import sync
 
-    store = ModelStore()
-    if engine == "auto":
-        try:
-            engine = choose_engine("auto", store).name
-        except ModelNotInstalledError:
-            engine = "wav2lip_unittest"
-            click.echo(
-                "No lip-sync weights are installed, so the demo runs the random-weight test "
-                "network (wav2lip_unittest): the pipeline is real, the mouth it paints is noise.\n"
-                "For real lip-sync: lipsync models install wav2lip_gan --from PATH_OR_URL",
-                err=True,
-            )
-            if not store.is_installed(engine):
-                store.install(engine)
     output_dir.mkdir(parents=True, exist_ok=True)
     speech = samples.speech_wav(output_dir / "speech.wav", text=DEMO_TEXT)
     face = samples.face_video(output_dir / "face.mp4", seconds=3.0)

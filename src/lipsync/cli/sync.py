@@ -40,9 +40,10 @@ def sync_command(video: Path, audio: Path | None, output: Path, quiet: bool, **v
     with ProgressBars(quiet) as bars:
         result = sync(video, audio or video, output, options, progress=bars, limits=limits)
     without_face = result.frames - result.frames_with_face
+    chosen = " (chosen by auto)" if options.engine == "auto" else ""
     click.echo(
         f"wrote {result.output} ({result.frames} frames, {result.duration_s:.2f} s at "
-        f"{result.fps:g} fps, engine {result.engine}"
+        f"{result.fps:g} fps, engine {result.engine}{chosen}"
         + (f", {without_face} frames without a face left unchanged" if without_face else "")
         + ")"
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..faces.types import FaceTrack
+
 
 @dataclass(frozen=True)
 class Speech:
@@ -40,12 +42,44 @@ class EngineInput:
     frame: np.ndarray
     box: tuple[int, int, int, int] | None
     landmarks: np.ndarray | None
+    source_index: int = -1  # the source frame shown (differs from ``index`` when looping)
+
+
+@dataclass(frozen=True)
+class ClipContext:
+    """What the pipeline learnt about the video in its first pass, for engines that use it.
+
+    ``track``: the face track of every source frame. ``schedule``: int64 (n_out,), the source
+    frame shown at each output frame (trim, forward loop or ping-pong). ``own_speech``: the
+    video's own sound track (16 kHz mono) when it has one and the engine asked for it.
+    """
+
+    fps: float
+    track: FaceTrack
+    schedule: np.ndarray
+    own_speech: Speech | None = None
 
 
 class Engine(ABC):
-    """A sync engine. Life cycle: ``prepare`` once, ``generate`` per batch, ``close``."""
+    """A sync engine. Life cycle: ``prepare`` once, ``generate`` per batch, ``close``.
+
+    Engines that learn from the video itself (the built-in engine's mouth library) also get
+    every analysed frame through ``analyse_frame`` during the first pass and the clip's
+    context through ``analyse_clip`` before ``prepare``.
+    """
 
     name: str = "engine"
+    # True: ``generate`` returns whole frames, already composited (the engine blends itself);
+    # False: it returns face crops of the box's size, which the pipeline blends in.
+    composites_itself: bool = False
+    # True: the pipeline also decodes the video's own sound track into ``ClipContext``.
+    uses_video_audio: bool = False
+
+    def analyse_frame(self, index: int, frame: np.ndarray, landmarks: np.ndarray | None) -> None:  # noqa: B027
+        """First pass: source frame ``index`` (uint8 RGB (H, W, 3)) and its raw landmarks."""
+
+    def analyse_clip(self, clip: ClipContext) -> None:  # noqa: B027
+        """After the first pass, before ``prepare``: the clip's track and output schedule."""
 
     @abstractmethod
     def prepare(self, speech: Speech, fps: float, n_frames: int) -> None:
@@ -54,7 +88,8 @@ class Engine(ABC):
     @abstractmethod
     def generate(self, batch: Sequence[EngineInput]) -> list[np.ndarray | None]:
         """Return, for each input, the regenerated face crop: uint8 RGB of the box's size
-        (y2 - y1, x2 - x1, 3), or None where the input has no box."""
+        (y2 - y1, x2 - x1, 3), or the whole frame when ``composites_itself``; None where the
+        input has no box (the frame is written unchanged)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release models and device memory."""

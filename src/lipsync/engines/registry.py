@@ -1,7 +1,8 @@
 """Which sync engines exist, which can run here, and how ``auto`` chooses.
 
 An engine is registered with the models it needs; ``auto`` takes the best-ranked engine whose
-models are installed. Test engines (random weights) are never chosen by ``auto``.
+models are installed: Wav2Lip when its weights are there, else the built-in engine, which
+needs none. Test engines (random weights) are never chosen by ``auto``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def _wav2lip_factory(model_name: str) -> EngineFactory:
     return create
 
 
+def _builtin_factory(options: SyncOptions, store: ModelStore) -> Engine:
+    from .builtin.engine import BuiltinEngine
+
+    return BuiltinEngine()
+
+
 ENGINES: dict[str, EngineSpec] = {
     spec.name: spec
     for spec in (
@@ -57,6 +64,14 @@ ENGINES: dict[str, EngineSpec] = {
             ("wav2lip",),
             _wav2lip_factory("wav2lip"),
             rank=10,
+        ),
+        EngineSpec(
+            "builtin",
+            "The built-in engine: the person's own mouths chosen and warped to follow the "
+            "speech (phones, loudness); needs no downloaded weights.",
+            (),
+            _builtin_factory,
+            rank=5,
         ),
         EngineSpec(
             "wav2lip_unittest",

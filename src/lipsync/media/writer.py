@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import secrets
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -25,21 +27,10 @@ from av.container import OutputContainer
 from av.video.stream import VideoStream
 
 from ..errors import EmptyMediaError, OptionsError
+from ..options import X264_PRESETS
 from .audio import AudioSource
 
 _CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
-_X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-)
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 _BT709 = 1  # AVCOL_PRI_BT709 = AVCOL_TRC_BT709 = AVCOL_SPC_BT709
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
@@ -88,8 +79,8 @@ class VideoWriter:
             raise OptionsError(f"frame size must be positive, got {width}×{height}")
         if not (0 <= crf <= 51):
             raise OptionsError(f"crf must be between 0 and 51, got {crf}")
-        if preset not in _X264_PRESETS:
-            raise OptionsError(f"preset must be one of {', '.join(_X264_PRESETS)}; got {preset!r}")
+        if preset not in X264_PRESETS:
+            raise OptionsError(f"preset must be one of {', '.join(X264_PRESETS)}; got {preset!r}")
         if lossless_codec not in ("libx264rgb", "ffv1"):
             raise OptionsError(f"lossless_codec must be libx264rgb or ffv1, got {lossless_codec!r}")
         if lossless and lossless_codec == "ffv1" and suffix != ".mkv":
@@ -316,3 +307,67 @@ class _AudioFeed:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
+
+
+class BackgroundWriter:
+    """Feeds a VideoWriter from a thread, so colour conversion and encoding overlap with the
+    caller's work (decoding, the engine) instead of following it.
+
+    PyAV releases the GIL while FFmpeg converts and encodes, so on two cores the pipeline's
+    Python stages and x264 run side by side. ``depth`` frames at most wait in the queue.
+    ``write`` re-raises an error from the thread; ``close`` waits for every frame to be
+    written (call it before the VideoWriter's ``with`` block ends); ``abort`` drops the rest.
+    """
+
+    def __init__(self, writer: VideoWriter, depth: int = 8) -> None:
+        self._writer = writer
+        self._frames: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lipsync-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            frame = self._frames.get()
+            if frame is None or self._stop.is_set():
+                return
+            try:
+                self._writer.write(frame)
+            except BaseException as exc:  # handed to the caller's thread
+                self._error = exc
+                self._stop.set()
+                return
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write(self, frame: np.ndarray) -> None:
+        """Queue one uint8 RGB (H, W, 3) frame; the array must not be modified afterwards."""
+        self._raise_pending()
+        while not self._stop.is_set():
+            try:
+                self._frames.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        self._raise_pending()
+
+    def close(self) -> None:
+        """Write every queued frame, then stop the thread; re-raises the thread's error."""
+        while self._thread.is_alive():
+            try:
+                self._frames.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        self._raise_pending()
+
+    def abort(self) -> None:
+        """Stop without writing what is still queued (the output is being discarded)."""
+        self._stop.set()
+        with contextlib.suppress(queue.Full):
+            self._frames.put_nowait(None)
+        self._thread.join()
