@@ -1,6 +1,6 @@
 """A contact sheet of the built-in engine's output: mouths in a row, target phones under them.
 
-    python benchmarks/contact_sheet.py VIDEO SPEECH -o docs/images/contact_sheet.png \
+    python benchmarks/contact_sheet.py VIDEO SPEECH -o docs/images/contact_sheet.jpg \
         [--start SECONDS] [--frames 12] [--step 2]
 
 Runs the built-in engine on VIDEO with SPEECH, then crops the lower face of every ``step``-th

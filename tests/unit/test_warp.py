@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from lipsync.compose.warp import (
+    corner_inverses,
     crop_raster,
     flipped,
     rasterise,
     signed_areas,
+    source_map,
     source_maps,
     triangle_affines,
     triangulate,
@@ -160,6 +162,60 @@ def test_maps_are_the_identity_outside_the_mesh() -> None:
     map_x, map_y = source_maps(raster, points + 5.0)
     assert map_x[10, 20] == pytest.approx(20.0) and map_y[10, 20] == pytest.approx(10.0)
     assert map_x[100, 100] == pytest.approx(105.0)
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_the_map_is_each_triangles_own_affine(step: int) -> None:
+    points, triangles = _mesh()
+    rng = np.random.default_rng(4)
+    source = points * 1.1 + rng.normal(0, 3, points.shape) + (400.0, 250.0)
+    box = (33, 41, 168, 172)
+    raster = rasterise(points, triangles, box, step)
+    mapped = source_map(raster, source)
+    height, width = raster.shape
+    assert mapped.shape == (height, width, 2) and mapped.dtype == np.float32
+    # Every pixel centre whose block centre lies in a triangle maps by that triangle's
+    # affine (exactly for step 1; within the blocks' interpolation error otherwise).
+    affines = triangle_affines(points, source, triangles)
+    ids = raster.ids[1:-1, 1:-1] if step > 1 else raster.ids
+    rows, cols = np.nonzero(ids >= 0)
+    rows, cols = rows * step + step // 2, cols * step + step // 2  # the block centres
+    centres = np.stack([cols + box[0] + 0.5, rows + box[1] + 0.5, np.ones(len(rows))], axis=1)
+    owner = ids[rows // step, cols // step]
+    expected = np.einsum("ni,nij->nj", centres, affines[owner]) - 0.5
+    np.testing.assert_allclose(mapped[rows, cols], expected, atol=2e-3)
+    assert np.array_equal(source_maps(raster, source)[0], mapped[..., 0])
+
+
+def test_the_map_is_the_identity_outside_the_chosen_triangles() -> None:
+    points, triangles = _mesh()
+    raster = rasterise(points, triangles, (30, 30, 170, 170))
+    chosen = np.zeros(len(triangles), bool)
+    chosen[::3] = True
+    mapped = source_map(raster, points + 4.0, chosen)
+    inside = raster.covered(chosen)
+    assert inside.any() and (raster.covered() & ~inside).any()
+    rows, cols = np.mgrid[0:140, 0:140]
+    identity = np.stack([cols + 30.0, rows + 30.0], axis=-1)
+    np.testing.assert_allclose(mapped[~inside], identity[~inside], atol=1e-3)
+    np.testing.assert_allclose(mapped[inside], identity[inside] + 4.0, atol=1e-3)
+
+
+def test_labels_are_compact_and_corner_inverses_solve_each_triangle() -> None:
+    points, triangles = _mesh()
+    raster = rasterise(points, triangles, (30, 30, 170, 170))
+    assert raster.labels.dtype == np.uint8
+    assert np.array_equal(raster.ids, raster.labels.astype(np.int32) - 1)
+    many = np.tile(triangles, (300 // len(triangles) + 1, 1))
+    assert rasterise(points, many, (30, 30, 170, 170)).labels.dtype == np.int32
+    inverse, solvable = corner_inverses(points, triangles)
+    corners = np.concatenate([points[triangles], np.ones((len(triangles), 3, 1))], axis=2)
+    assert solvable.all()
+    np.testing.assert_allclose(
+        corners @ inverse, np.broadcast_to(np.eye(3), inverse.shape), atol=1e-9
+    )
+    flat = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    assert not corner_inverses(flat, np.array([[0, 1, 2]]))[1].any()
 
 
 def test_flipped_finds_a_triangle_turned_over() -> None:

@@ -5,12 +5,14 @@ moves an image so that its content at the *source* points lands on the *destinat
 each triangle by its own affine map; the maps agree along shared edges, so the result is
 continuous. The warp is computed backwards: every destination pixel looks up the triangle that
 covers it (``rasterise``), that triangle's inverse affine gives its source position
-(``source_maps``), and one ``cv2.remap`` samples the image there.
+(``source_map``), and one ``cv2.remap`` samples the image there (``remap_bilinear``).
 
 Coordinates are continuous frame pixels, as in ``lipsync.faces.types``: pixel (col, row) covers
 [col, col + 1) × [row, row + 1). Boxes are integer (x1, y1, x2, y2), x2 and y2 exclusive.
 
-Cost is bounded by the destination box and the number of triangles, never by the image size.
+Cost is bounded by the destination box and the number of triangles, never by the image size:
+one polygon fill per triangle, then a handful of whole-box passes (one gather of the affine
+coefficients by triangle label, one product, one channel sum) per map.
 With ``step`` > 1 the source positions are computed on a coarser grid (block centres) and
 interpolated bilinearly, which is exact inside each triangle and only smooths the map within a
 block of the edges where the affine maps change.
@@ -142,7 +144,7 @@ def rasterise(
     # Grid sample (j, i) sits at the centre of block (j - margin, i - margin) of the box:
     # continuous x = x1 + (j - margin + 0.5)·step.
     grid = (points - (x1, y1)) / step - 0.5 + margin
-    fixed = np.round(grid * _ONE).astype(np.int32)
+    fixed = np.rint(grid * _ONE).astype(np.int32)
     # uint8 labels draw about twice as fast as int32 ones and make lookups cheaper.
     dtype = np.uint8 if len(triangles) < 255 else np.int32
     labels = np.zeros((height // step + 2 * margin, width // step + 2 * margin), dtype)
@@ -275,19 +277,23 @@ def source_maps(raster: TriangleRaster, src_points: np.ndarray) -> tuple[np.ndar
     return np.ascontiguousarray(mapped[..., 0]), np.ascontiguousarray(mapped[..., 1])
 
 
+def remap_bilinear(image: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+    """``image`` (h, w[, C]) sampled bilinearly at ``mapped`` (float32 (H, W, 2), source pixel
+    indices x, y; a ``source_map``): same dtype, shape (H, W[, C]). Positions beyond the
+    image's edge repeat the edge pixels."""
+    # One interleaved map and no second one: OpenCV's stubs do not list map2=None.
+    return np.asarray(
+        cv2.remap(image, mapped, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
+    )
+
+
 def warp_box(image: np.ndarray, raster: TriangleRaster, src_points: np.ndarray) -> np.ndarray:
     """The raster's box of the warped image: ``image`` (h, w[, C]) sampled bilinearly.
 
     Source positions beyond the image edge repeat the edge pixels. Same dtype as ``image``;
     shape (box height, box width[, C]).
     """
-    return cv2.remap(
-        image,
-        source_map(raster, src_points),
-        None,
-        interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    return remap_bilinear(image, source_map(raster, src_points))
 
 
 def warp_piecewise_affine(

@@ -45,7 +45,7 @@ def polygon_coverage(
     """float32 (h, w) in [0, 1]: anti-aliased coverage of a (P, 2) polygon in continuous frame
     pixels, drawn into a box of ``shape`` whose top-left pixel is ``origin`` (x, y)."""
     canvas = np.zeros(shape, np.uint8)
-    fixed = np.round((polygon - np.asarray(origin) - 0.5) * (1 << _SUBPIXEL_BITS))
+    fixed = np.rint((polygon - np.asarray(origin) - 0.5) * (1 << _SUBPIXEL_BITS))
     cv2.fillPoly(canvas, [fixed.astype(np.int32)], 255, cv2.LINE_AA, shift=_SUBPIXEL_BITS)
     return canvas.astype(np.float32) / 255.0
 
@@ -136,7 +136,8 @@ def interior_split(
         chosen = np.flatnonzero(clear)
         darkest = pixels[best[chosen], chosen].astype(np.float32).mean(axis=0)
     # Neighbouring columns share their teeth: smooth the split across the mouth.
-    split = np.convolve(np.pad(split, 2, mode="edge"), np.ones(5) / 5, mode="valid")
+    padded = np.concatenate([split[:1], split[:1], split, split[-1:], split[-1:]])
+    split = np.convolve(padded, np.full(5, 0.2), mode="valid")
     return InteriorSplit(across, split, darkest)
 
 

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ...compose.warp import TriangleRaster, crop_raster, flipped, rasterise, source_map
+from ...compose.warp import (
+    TriangleRaster,
+    crop_raster,
+    flipped,
+    rasterise,
+    remap_bilinear,
+    source_map,
+)
 from ...errors import InputError, OptionsError
 from ...faces import mouth as facemesh
 from .inner_mouth import (
@@ -199,7 +206,7 @@ class MouthRenderer:
         raster = rasterise(geometry.target, self.mesh.triangles, box, step, order)
         x1, y1, x2, y2 = box
         mapped = source_map(raster, geometry.current)[: y2 - y1, : x2 - x1]
-        layer = cv2.remap(frame, mapped, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        layer = remap_bilinear(frame, mapped)
         moving = np.linalg.norm(geometry.target - geometry.current, axis=1) > 1e-3
         touched = moving[self.mesh.triangles].any(axis=1)
         moved = raster.covered(touched) if step == 1 else self._moved_blocks(raster, touched)
@@ -210,10 +217,10 @@ class MouthRenderer:
     def _moved_blocks(raster: TriangleRaster, touched: np.ndarray) -> np.ndarray:
         """bool (h, w): the pixels a coarse map moves, ``touched``: bool (T,) the triangles
         that move."""
-        moved = np.take(np.append(False, touched).astype(np.uint8), raster.labels)
+        blocks = np.take(np.append(False, touched).astype(np.uint8), raster.labels)
         # Maps are interpolated between block centres: a block beside a moving one moves
         # a little too.
-        moved = cv2.dilate(moved, np.ones((3, 3), np.uint8))[1:-1, 1:-1]
+        moved = np.asarray(cv2.dilate(blocks, np.ones((3, 3), np.uint8)))[1:-1, 1:-1]
         size = (moved.shape[1] * raster.step, moved.shape[0] * raster.step)
         return np.asarray(cv2.resize(moved, size, interpolation=cv2.INTER_NEAREST)).view(bool)
 
@@ -269,9 +276,7 @@ class MouthRenderer:
         for source in geometry.sources:
             points = np.concatenate([source.points, padding])
             mapped = source_map(raster, points, mesh.appearance)[: shape[0], : shape[1]]
-            pixels = cv2.remap(
-                source.sample.image, mapped, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
+            pixels = remap_bilinear(source.sample.image, mapped)
             warped.append((source.weight, pixels))
         colours = _weighted_sum(warped)
 
@@ -282,8 +287,7 @@ class MouthRenderer:
             colours = cv2.multiply(colours, gain, dtype=cv2.CV_8U)
         target_gap = inner_gap(target, mesh)
         opened_further = any(
-            target_gap > inner_gap(source.placed, mesh) + 0.5
-            for source in geometry.sources
+            target_gap > inner_gap(source.placed, mesh) + 0.5 for source in geometry.sources
         )
         if opened_further:
             self._fill_cavity(colours, gain if self.colour_match else None, origin, geometry, skin)
