@@ -215,7 +215,7 @@ class MouthRenderer:
 
     @staticmethod
     def _moved_blocks(raster: TriangleRaster, touched: np.ndarray) -> np.ndarray:
-        """bool (h, w): the pixels a coarse map moves, ``touched``: bool (T,) the triangles
+        """bool (h, w): the pixels a coarse map moves; ``touched``: bool (T,), the triangles
         that move."""
         blocks = np.take(np.append(False, touched).astype(np.uint8), raster.labels)
         # Maps are interpolated between block centres: a block beside a moving one moves
