@@ -8,8 +8,10 @@ fields: ``face_batch_size`` is ``--face-batch-size`` is ``face_batch_size``. Eac
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from .errors import OptionsError
 
@@ -157,3 +159,13 @@ def parse_face_choice(text: str) -> FaceChoice:
     raise OptionsError(
         f"face must be 'largest', an index like 0, or a point like 320,240; got {text!r}"
     )
+
+
+def strip_optional(annotation: Any) -> tuple[Any, bool]:
+    """``X | None`` → (X, True); any other annotation → (it, False). Shared by the CLI's flags
+    and the web form, which both read the options' fields."""
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from collections.abc import Callable
 from typing import Any, get_args, get_origin
@@ -15,6 +14,7 @@ from typing import Any, get_args, get_origin
 import click
 
 from ..errors import OptionsError
+from ..options import strip_optional
 
 F = Callable[..., Any]
 
@@ -30,18 +30,10 @@ def _parse_int_list(text: str, count: int, name: str) -> tuple[int, ...]:
     return values
 
 
-def _strip_optional(annotation: Any) -> tuple[Any, bool]:
-    if get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return annotation, False
-
-
 def _click_option(f: dataclasses.Field[Any], hints: dict[str, Any]) -> Callable[[F], F]:
     flag = "--" + f.name.replace("_", "-")
     help_text = f.metadata.get("help", "")
-    annotation, optional = _strip_optional(hints[f.name])
+    annotation, optional = strip_optional(hints[f.name])
     default = f.default
     if annotation is bool:
         if default:
@@ -91,7 +83,7 @@ def build_dataclass(cls: type, values: dict[str, Any]) -> Any:
         if f.name not in values:
             continue
         value = values[f.name]
-        annotation, optional = _strip_optional(hints[f.name])
+        annotation, optional = strip_optional(hints[f.name])
         if optional and get_origin(annotation) is tuple and isinstance(value, str):
             value = _parse_int_list(
                 value, len(get_args(annotation)), "--" + f.name.replace("_", "-")

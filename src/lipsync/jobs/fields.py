@@ -8,13 +8,13 @@ CLI's flags do (``cli/options.py``), so a new option appears everywhere without 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 from ..errors import OptionsError
+from ..options import strip_optional
 
 FieldKind = Literal["bool", "int", "float", "str", "choice", "int_tuple"]
 
@@ -41,7 +41,7 @@ def option_fields(cls: type) -> tuple[OptionField, ...]:
     hints = typing.get_type_hints(cls)
     described = []
     for f in dataclasses.fields(cls):
-        annotation, optional = _strip_optional(hints[f.name])
+        annotation, optional = strip_optional(hints[f.name])
         choices: tuple[str, ...] = ()
         length = 0
         kind: FieldKind
@@ -195,14 +195,6 @@ def _expected(field: OptionField) -> str:
         "float": "must be a number",
         "int_tuple": f"needs {field.length} comma-separated integers",
     }.get(field.kind, "is malformed")
-
-
-def _strip_optional(annotation: Any) -> tuple[Any, bool]:
-    if get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return annotation, False
 
 
 def _json_value(value: Any) -> Any:
