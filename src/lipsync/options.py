@@ -30,7 +30,9 @@ X264_PRESETS = (
 )
 
 LoopMode = Literal["pingpong", "forward"]
-BlendMode = Literal["feather", "box"]
+BlendMode = Literal["feather", "box", "poisson"]
+EnhanceRegion = Literal["auto", "mouth", "face", "frame"]
+EnhanceMask = Literal["auto", "facemesh", "parsing"]
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -88,7 +90,34 @@ class SyncOptions:
         "When the video is longer than the audio: keep the whole video and pad the speech with silence.",
     )
     blend: BlendMode = _opt(
-        "feather", "How the new mouth is pasted: feather (soft lower-face mask) or box."
+        "feather",
+        "How new pixels are pasted: feather (soft FaceMesh mask), box (the whole crop), or "
+        "poisson (seamless cloning: no colour seam, slower).",
+    )
+    enhancer: str = _opt(
+        "none",
+        "Enhance the regenerated region: none, realesrgan (Real-ESRGAN x4plus), realesrgan_fast "
+        "(realesr-animevideov3), gfpgan, codeformer (user-supplied weights).",
+    )
+    enhance_region: EnhanceRegion = _opt(
+        "auto",
+        "What the enhancer improves: auto (the region the engine regenerated), mouth, face or "
+        "frame.",
+    )
+    enhance_mask: EnhanceMask = _opt(
+        "auto",
+        "Which pixels an enhanced face keeps: auto (face-parsing when installed, else FaceMesh), "
+        "facemesh (lips and jaw) or parsing (skin, lips and mouth from BiSeNet).",
+    )
+    enhance_fidelity: float = _opt(
+        0.7,
+        "0 … 1: how close face restoration stays to the input (CodeFormer's w; GFPGAN's mix "
+        "with the input). Lower is sharper but less like the person.",
+    )
+    temporal_smoothing: float = _opt(
+        0.5,
+        "0 … 1: how strongly enhanced pixels are averaged over time (aligned by landmarks) "
+        "against flicker; 0 turns it off.",
     )
     batch_size: int = _opt(16, "Frames per generator batch (larger is faster, uses more memory).")
     lossless: bool = _opt(
@@ -114,8 +143,20 @@ class SyncOptions:
             raise OptionsError(
                 f"encoder_preset must be one of {', '.join(X264_PRESETS)}; got {self.encoder_preset!r}"
             )
-        if self.blend not in ("feather", "box"):
-            raise OptionsError(f"blend must be feather or box, got {self.blend!r}")
+        if self.blend not in ("feather", "box", "poisson"):
+            raise OptionsError(f"blend must be feather, box or poisson, got {self.blend!r}")
+        if self.enhance_region not in ("auto", "mouth", "face", "frame"):
+            raise OptionsError(
+                f"enhance_region must be auto, mouth, face or frame, got {self.enhance_region!r}"
+            )
+        if self.enhance_mask not in ("auto", "facemesh", "parsing"):
+            raise OptionsError(
+                f"enhance_mask must be auto, facemesh or parsing, got {self.enhance_mask!r}"
+            )
+        for name in ("enhance_fidelity", "temporal_smoothing"):
+            value = getattr(self, name)
+            if not (0.0 <= value <= 1.0):
+                raise OptionsError(f"{name} must be between 0 and 1, got {value}")
         if len(self.pads) != 4 or any(p < -2048 or p > 2048 for p in self.pads):
             raise OptionsError(
                 f"pads must be four integers (top bottom left right), got {self.pads}"

@@ -13,11 +13,12 @@ Components (engine, tracker) are injected, so tests and later engines slot in wi
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -35,6 +36,10 @@ from .options import Limits, SyncOptions, parse_face_choice
 from .prefetch import prefetch
 from .progress import CancelToken, ProgressCallback, Reporter
 from .schedule import output_frame_count, plan_runs, scheduled_frames, source_schedule
+
+if TYPE_CHECKING:
+    from .enhance.intermediates import Intermediates
+    from .enhance.stage import EnhanceStage
 
 T = TypeVar("T")
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
@@ -76,6 +81,20 @@ class SyncResult:
     frames_with_face: int
     duration_s: float
     timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SideOutputs:
+    """What a run writes besides its output, on request.
+
+    ``keep_intermediates``: a folder for each stage's product (the low-quality synced video,
+    its frames and the enhanced frames as PNG, the muxed audio as WAV). ``debug_mask``: a
+    video of the output with the pixels that differ from the input tinted, to see what was
+    replaced.
+    """
+
+    keep_intermediates: Path | None = None
+    debug_mask: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -122,11 +141,13 @@ class Pipeline:
         *,
         limits: Limits | None = None,
         tracker_factory: TrackerFactory = default_tracker,
+        enhance_stage: EnhanceStage | None = None,
     ) -> None:
         self.engine = engine
         self.options = options or SyncOptions()
         self.limits = limits or Limits()
         self.tracker_factory = tracker_factory
+        self.enhance_stage = enhance_stage
 
     # --- the run ---------------------------------------------------------------------
 
@@ -138,10 +159,12 @@ class Pipeline:
         *,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        side_outputs: SideOutputs | None = None,
     ) -> SyncResult:
         video, audio, output = Path(video), Path(audio), Path(output)
         check_inputs(video, audio, output, self.limits)
-        return self._run_checked(video, audio, output, progress, cancel)
+        check_side_outputs(side_outputs, video, audio, output)
+        return self._run_checked(video, audio, output, progress, cancel, side_outputs)
 
     def _run_checked(
         self,
@@ -150,6 +173,7 @@ class Pipeline:
         output: Path,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
+        side_outputs: SideOutputs | None = None,
     ) -> SyncResult:
         options = self.options
         timer = StageTimer()
@@ -160,6 +184,7 @@ class Pipeline:
         timer.add("audio", start)
 
         source = open_video(video, fps=options.fps, limits=self.limits)
+        self.engine.listen(speech)
         track = self._analyse(source, timer, progress, cancel)
         n_source = len(track)
         fps = source.fps
@@ -180,7 +205,7 @@ class Pipeline:
         timer.add("features", start)
 
         frames_with_face = self._synthesise(
-            source, track, n_out, audio, output, timer, progress, cancel
+            source, track, n_out, audio, output, timer, progress, cancel, side_outputs
         )
         return SyncResult(
             output=output,
@@ -247,9 +272,12 @@ class Pipeline:
         timer: StageTimer,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
+        side_outputs: SideOutputs | None = None,
     ) -> int:
-        """Second pass: schedule, generate, composite and encode; returns frames with a face."""
+        """Second pass: schedule, generate, composite, enhance and encode; returns frames with
+        a face."""
         options = self.options
+        side = side_outputs or SideOutputs()
         size = (source.width, source.height)
         pads = (0, 0, 0, 0) if options.box is not None else options.pads
         runs = plan_runs(n_out, len(track), options.loop)
@@ -261,18 +289,35 @@ class Pipeline:
         def read(start: int, stop: int) -> Iterator[np.ndarray]:
             return source.frames(start, stop)
 
-        with VideoWriter(
-            output,
-            source.fps,
-            source.width,
-            source.height,
-            audio=iter_audio(audio, self.limits),
-            lossless=options.lossless,
-            preset=options.encoder_preset,
-        ) as file_writer:
+        def open_writer(path: Path) -> VideoWriter:
+            return VideoWriter(
+                path,
+                source.fps,
+                source.width,
+                source.height,
+                audio=iter_audio(audio, self.limits),
+                lossless=options.lossless,
+                preset=options.encoder_preset,
+            )
+
+        with contextlib.ExitStack() as files:
             # Encoding runs beside decoding and the engine; "encode" below is the time spent
             # waiting for it.
-            writer = BackgroundWriter(file_writer)
+            writer = BackgroundWriter(files.enter_context(open_writer(output)))
+            debug_writer = (
+                BackgroundWriter(files.enter_context(open_writer(side.debug_mask)))
+                if side.debug_mask is not None
+                else None
+            )
+            intermediates = (
+                files.enter_context(
+                    self._open_intermediates(side.keep_intermediates, source, audio)
+                )
+                if side.keep_intermediates is not None
+                else None
+            )
+            writers = [w for w in (writer, debug_writer) if w is not None]
+            finisher = _Finisher(self, timer, writer, debug_writer, intermediates)
             batch: list[EngineInput] = []
 
             def flush() -> None:
@@ -280,17 +325,18 @@ class Pipeline:
                 start = time.perf_counter()
                 crops = self.engine.generate(batch)
                 timer.add("model", start)
+                synced: list[np.ndarray] = []
                 for item, crop in zip(batch, crops, strict=True):
                     start = time.perf_counter()
                     if self.engine.composites_itself:
-                        out = item.frame if crop is None else crop
+                        synced.append(item.frame if crop is None else crop)
                     else:
-                        out = composite(item.frame, crop, item.box, item.landmarks, options.blend)
+                        synced.append(
+                            composite(item.frame, crop, item.box, item.landmarks, options.blend)
+                        )
                     timer.add("blend", start)
-                    start = time.perf_counter()
-                    writer.write(out)
-                    timer.add("encode", start)
                     frames_with_face += crop is not None
+                finisher.finish(batch, synced)
                 reporter.step(len(batch))
                 batch.clear()
 
@@ -305,13 +351,126 @@ class Pipeline:
                 if batch:
                     flush()
             except BaseException:
-                writer.abort()
+                for w in writers:
+                    w.abort()
                 raise
             start = time.perf_counter()
-            writer.close()
-        timer.add("encode", start)  # finishing the file: flushing encoders, faststart
+            for w in writers:
+                w.close()
+        timer.add("encode", start)  # finishing the files: flushing encoders, faststart
         reporter.finish()
         return frames_with_face
+
+    def _open_intermediates(
+        self, directory: Path, source: VideoSource, audio: Path
+    ) -> Intermediates:
+        from .enhance.intermediates import Intermediates
+
+        return Intermediates(
+            directory,
+            fps=source.fps,
+            size=(source.width, source.height),
+            audio=audio,
+            limits=self.limits,
+        )
+
+
+class _Finisher:
+    """The end of the second pass for a batch of synced frames: the enhancement stage (when
+    there is one), the side outputs, and the writers."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        timer: StageTimer,
+        writer: BackgroundWriter,
+        debug_writer: BackgroundWriter | None,
+        intermediates: Intermediates | None,
+    ) -> None:
+        self.stage = pipeline.enhance_stage
+        self.regenerated = pipeline.engine.regenerated_region
+        self.timer = timer
+        self.writer = writer
+        self.debug_writer = debug_writer
+        self.intermediates = intermediates
+        self._previous_source = -2
+
+    def finish(self, batch: Sequence[EngineInput], synced: list[np.ndarray]) -> None:
+        final = synced
+        if self.stage is not None:
+            from .enhance.stage import EnhanceItem
+
+            items = []
+            for item, frame in zip(batch, synced, strict=True):
+                # Temporal smoothing restarts where the shown source frame jumps (a loop's
+                # seam or a trimmed gap), not at a ping-pong turn.
+                continuous = abs(item.source_index - self._previous_source) <= 1
+                self._previous_source = item.source_index
+                items.append(
+                    EnhanceItem(
+                        frame,
+                        item.landmarks,
+                        self.regenerated if item.landmarks is not None else None,
+                        continuous,
+                    )
+                )
+            start = time.perf_counter()
+            final = [enhanced.frame for enhanced in self.stage.process(items)]
+            self.timer.add("enhance", start)
+        for item, frame, out in zip(batch, synced, final, strict=True):
+            if self.intermediates is not None:
+                start = time.perf_counter()
+                self.intermediates.write_synced(item.index, frame)
+                if self.stage is not None:
+                    self.intermediates.write_enhanced(item.index, out)
+                self.timer.add("intermediates", start)
+            if self.debug_writer is not None:
+                self.debug_writer.write(changed_overlay(item.frame, out))
+            start = time.perf_counter()
+            self.writer.write(out)
+            self.timer.add("encode", start)
+
+
+def changed_overlay(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``after`` (uint8 RGB (H, W, 3)) with the pixels that differ from ``before`` tinted and
+    outlined, in proportion to how much they changed: what a run replaced."""
+    from .compose.debug import mask_overlay
+
+    change = np.abs(after.astype(np.int16) - before.astype(np.int16)).max(axis=2)
+    mask = np.clip(change.astype(np.float32) / 24.0, 0.0, 1.0)
+    rows, cols = np.nonzero(change > 2)
+    if rows.size == 0:
+        return after
+    box = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+    x1, y1, x2, y2 = box
+    return mask_overlay(after, box, mask[y1:y2, x1:x2])
+
+
+def check_side_outputs(
+    side_outputs: SideOutputs | None, video: Path, audio: Path, output: Path
+) -> None:
+    """Refuse side outputs that would overwrite an input or the output, before any work."""
+    if side_outputs is None:
+        return
+    inputs = {video.resolve(), audio.resolve(), output.resolve()}
+    if side_outputs.debug_mask is not None:
+        debug = side_outputs.debug_mask
+        if debug.suffix.lower() not in OUTPUT_SUFFIXES:
+            raise OptionsError(
+                f"debug mask video {debug.name} must end in one of {', '.join(OUTPUT_SUFFIXES)}"
+            )
+        if not debug.parent.is_dir():
+            raise OptionsError(f"debug mask folder {debug.parent} does not exist")
+        if debug.resolve() in inputs:
+            raise OptionsError(
+                f"debug mask video {debug.name} would overwrite an input or the output"
+            )
+    if side_outputs.keep_intermediates is not None:
+        folder = side_outputs.keep_intermediates
+        if folder.exists() and not folder.is_dir():
+            raise OptionsError(f"intermediates folder {folder} is a file")
+        if folder.resolve() in inputs:
+            raise OptionsError(f"intermediates folder {folder} would overwrite an input")
 
 
 def sync(
@@ -324,24 +483,36 @@ def sync(
     cancel: CancelToken | None = None,
     limits: Limits | None = None,
     store: ModelStore | None = None,
+    side_outputs: SideOutputs | None = None,
 ) -> SyncResult:
     """Lip-sync ``video`` (a video or still image) to the speech in ``audio``, writing ``output``.
 
-    Chooses the engine from ``options.engine`` (``auto``: the best installed), validates the
-    inputs, runs both passes and returns a SyncResult. Raises LipsyncError subclasses.
+    Chooses the engine from ``options.engine`` (``auto``: the best installed) and the
+    enhancer from ``options.enhancer``, validates the inputs, runs both passes and returns a
+    SyncResult. ``side_outputs``: intermediates and a debug-mask video, on request. Raises
+    LipsyncError subclasses.
     """
     from .engines.registry import choose_engine
+    from .enhance.registry import choose_enhancer
 
     options = options or SyncOptions()
     limits = limits or Limits()
     store = store or ModelStore()
     video, audio, output = Path(video), Path(audio), Path(output)
     spec = choose_engine(options.engine, store)  # fails fast when weights are missing
+    choose_enhancer(options.enhancer, store)  # the same for the enhancer's
     check_inputs(video, audio, output, limits)  # before the (slow) model load
-    engine = spec.factory(options, store)
-    try:
-        return Pipeline(engine, options, limits=limits)._run_checked(
-            video, audio, output, progress, cancel
-        )
-    finally:
-        engine.close()
+    check_side_outputs(side_outputs, video, audio, output)
+    with contextlib.ExitStack() as resources:
+        engine = spec.factory(options, store)
+        resources.callback(engine.close)
+        stage = None
+        if options.enhancer != "none":
+            from .enhance.stage import build_stage
+
+            stage = build_stage(options, store)
+            if stage is not None:
+                resources.callback(stage.close)
+        pipeline = Pipeline(engine, options, limits=limits, enhance_stage=stage)
+        result = pipeline._run_checked(video, audio, output, progress, cancel, side_outputs)
+    return result

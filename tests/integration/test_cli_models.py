@@ -189,3 +189,25 @@ def test_install_generated_test_model(home: Path) -> None:
 def test_group_is_registered_in_the_main_cli() -> None:
     main = pytest.importorskip("lipsync.cli")
     assert main.cli.commands["models"] is models_group
+
+
+def test_list_shows_the_face_enhancement_licences(home: Path) -> None:
+    lines = run("list").stdout.splitlines()
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert "non-commercial" in rows["codeformer"] and "S-Lab" in rows["codeformer"]
+    assert "Apache-2.0" in rows["gfpgan_v1.4"] and "Apache-2.0" in rows["gfpgan_v1.3"]
+    assert "348.6 MB" in rows["gfpgan_v1.4"] and "376.6 MB" in rows["codeformer"]
+    assert "face-parsing" in rows["face_parsing"]
+    listed = {m["name"]: m for m in json.loads(run("list", "--json").stdout)}
+    assert "non-commercial" in listed["codeformer"]["license"]
+    assert listed["gfpgan_v1.4"]["task"] == "face-enhancement"
+    assert listed["gfpgan_v1.4"]["files"][0]["sha256"].startswith("e2cd4703ab14")
+    assert listed["gfpgan_unittest"]["generated"] is True
+
+
+def test_install_generated_face_restorers(home: Path) -> None:
+    for name in ("gfpgan_unittest", "codeformer_unittest"):
+        result = run("install", name)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[0] == str(home / "models" / name / f"{name}.pth")
+        assert run("verify", name).exit_code == 0

@@ -120,12 +120,27 @@ def test_mp4_and_mov_put_the_index_first(tmp_path: Path) -> None:
         assert boxes.index(b"moov") < boxes.index(b"mdat"), boxes
 
 
-def test_bt709_is_declared(tmp_path: Path) -> None:
+def test_colour_tags_are_declared(tmp_path: Path) -> None:
     path = tmp_path / "tags.mp4"
     _write(path, _smooth_frames(3, 32, 32), 25, preset="ultrafast")
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0))
-    assert (frame.colorspace, frame.color_range) == (1, 1)
+    # BT.601 matrix (what the writer converts with), limited range
+    assert (frame.colorspace, frame.color_range) == (6, 1)
+
+
+def test_saturated_colours_survive_a_round_trip(tmp_path: Path) -> None:
+    colours = np.array(
+        [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [40, 90, 200], [230, 180, 150]],
+        np.uint8,
+    )
+    frame = np.repeat(np.repeat(colours[None], 32, axis=0), 32, axis=1)  # (32, 192, 3) stripes
+    path = tmp_path / "colours.mp4"
+    _write(path, [frame] * 3, 25, crf=0, preset="ultrafast")
+    decoded = next(iter(open_video(path).frames()))
+    for i, colour in enumerate(colours):
+        patch = decoded[8:24, i * 32 + 8 : i * 32 + 24].reshape(-1, 3).mean(axis=0)
+        assert np.abs(patch - colour).max() < 4, (colour, patch)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -25,7 +26,7 @@ def test_released_wav2lip_checkpoints_are_pinned() -> None:
 def test_entries_are_well_formed() -> None:
     for name, spec in REGISTRY.items():
         assert spec.name == name
-        assert re.fullmatch(r"[a-z0-9_]+", name)
+        assert re.fullmatch(r"[a-z0-9][a-z0-9_.]*", name)
         assert spec.task and spec.description and spec.license and spec.obtain
         for file in spec.files:
             if spec.generated:
@@ -91,3 +92,79 @@ def test_install_hint_for_a_downloadable_model_names_the_url() -> None:
         "fetchable is not installed: run `lipsync models install fetchable` "
         "(downloads it from https://example.org/f.bin)"
     )
+
+
+def test_face_restorers_are_pinned() -> None:
+    released = {
+        "gfpgan_v1.4": (
+            "GFPGANv1.4.pth",
+            "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad",
+            348_632_874,
+        ),
+        "gfpgan_v1.3": (
+            "GFPGANv1.3.pth",
+            "c953a88f2727c85c3d9ae72e2bd4846bbaf59fe6972ad94130e23e7017524a70",
+            348_632_874,
+        ),
+        "codeformer": (
+            "codeformer.pth",
+            "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7",
+            376_637_898,
+        ),
+        "face_parsing": (
+            "79999_iter.pth",
+            "468e13ca13a9b43cc0881a9f99083a430e9c0a38abd935431d1c28ee94b26567",
+            53_289_463,
+        ),
+    }
+    for name, (filename, sha256, size) in released.items():
+        file = get_spec(name).primary
+        assert (file.filename, file.sha256, file.size) == (filename, sha256, size)
+    assert get_spec("gfpgan_v1.4").task == get_spec("codeformer").task == "face-enhancement"
+    assert get_spec("face_parsing").task == "face-parsing"
+
+
+def test_face_restorer_licences_and_sources() -> None:
+    for name in ("gfpgan_v1.3", "gfpgan_v1.4"):
+        spec = get_spec(name)
+        assert spec.license.startswith("Apache-2.0")
+        # GitHub release assets of TencentARC/GFPGAN, fetched only when the user installs
+        assert spec.primary.urls[0].startswith(
+            "https://github.com/TencentARC/GFPGAN/releases/download/"
+        )
+        assert spec.primary.urls[0].endswith("/" + spec.primary.filename)
+    codeformer = get_spec("codeformer")
+    assert "non-commercial" in codeformer.license and "S-Lab" in codeformer.license
+    assert not codeformer.downloadable  # the user fetches it, having seen its licence
+    assert "sczhou/CodeFormer/releases" in codeformer.obtain
+    parsing = get_spec("face_parsing")
+    assert parsing.primary.urls == (
+        "https://github.com/xinntao/facexlib/releases/download/v0.2.0/parsing_bisenet.pth",
+    )
+    assert "79999_iter.pth" in parsing.obtain and "parsing_bisenet.pth" in parsing.obtain
+
+
+def test_every_generated_model_names_a_writer_that_exists() -> None:
+    generated = [spec for spec in REGISTRY.values() if spec.generated]
+    assert {s.name for s in generated} >= {
+        "wav2lip_unittest",
+        "gfpgan_unittest",
+        "codeformer_unittest",
+    }
+    for spec in generated:
+        assert spec.generator is not None
+        module_name, function_name = spec.generator.split(":")
+        assert callable(getattr(importlib.import_module(module_name), function_name))
+
+
+def test_a_generated_model_without_a_writer_is_refused() -> None:
+    with pytest.raises(ValueError, match="generator"):
+        ModelSpec(
+            name="made",
+            task="lipsync",
+            description="d",
+            license="MIT",
+            obtain="o",
+            files=(ModelFile("made.pth", None, None),),
+            generated=True,
+        )

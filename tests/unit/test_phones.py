@@ -174,3 +174,36 @@ def test_missing_pocketsphinx_is_a_model_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "pocketsphinx", None)
     with pytest.raises(ModelError, match="pip install pocketsphinx"):
         phones_module.model_paths()
+
+
+def test_background_phones_match_the_inline_result(tmp_path: Path) -> None:
+    from lipsync.audio.phones_child import BackgroundPhones
+
+    speech = speak(tmp_path, "Bob met a man by the boat.")
+    background = BackgroundPhones(speech, RATE)
+    assert background.result() == recognise_phones(speech, RATE)
+
+
+def test_background_phones_fall_back_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lipsync.audio import phones_child
+
+    def no_processes(*args: object, **kwargs: object) -> None:
+        raise OSError("no child processes here")
+
+    speech = speak(tmp_path, "Hello there.")
+    monkeypatch.setattr(phones_child.subprocess, "Popen", no_processes)
+    assert phones_child.BackgroundPhones(speech, RATE).result() == recognise_phones(speech, RATE)
+
+
+def test_background_phones_can_be_cancelled(tmp_path: Path) -> None:
+    from lipsync.audio.phones_child import BackgroundPhones
+
+    speech = speak(tmp_path, "A sentence long enough to still be decoding. " * 4)
+    token = CancelToken()
+    token.cancel()
+    background = BackgroundPhones(speech, RATE)
+    with pytest.raises(Cancelled):
+        background.result(token)
+    assert background._process is not None and background._process.poll() is not None

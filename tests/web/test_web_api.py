@@ -383,7 +383,12 @@ def test_list_engines_options_health_and_docs(web: Web, face_video: Path) -> Non
     engines = web.client.get("/api/engines").json
     by_name = {engine["name"]: engine for engine in engines["engines"]}
     assert by_name[ENGINE]["installed"] and not by_name["wav2lip_gan"]["installed"]
-    assert engines["enhancers"] == [] and any(m["name"] == ENGINE for m in engines["models"])
+    assert any(m["name"] == ENGINE for m in engines["models"])
+    enhancers = {enhancer["name"]: enhancer for enhancer in engines["enhancers"]}
+    # Real-ESRGAN's weights ship in a package; GFPGAN's are user-supplied.
+    assert enhancers["none"]["installed"] and enhancers["realesrgan"]["installed"]
+    assert enhancers["gfpgan"]["installed"] is False
+    assert "non-commercial" in enhancers["codeformer"]["license"]
 
     fields = web.client.get("/api/options").json["fields"]
     assert [f["name"] for f in fields] == [f.name for f in option_fields(SyncOptions)]

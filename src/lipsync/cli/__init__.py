@@ -54,6 +54,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register() -> None:
     from .demo import demo_command
+    from .enhance import enhance_command
     from .eval import eval_command
     from .models import models_group
     from .probe import probe_command
@@ -68,6 +69,7 @@ def _register() -> None:
     cli.add_command(eval_command)
     cli.add_command(serve_command)
     cli.add_command(worker_command)
+    cli.add_command(enhance_command)
 
 
 _register()

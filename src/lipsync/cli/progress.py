@@ -14,6 +14,7 @@ STAGE_LABELS = {
     "sync": "lip-sync",
     "download": "download",
     "copy": "copy    ",
+    "enhance": "enhance ",
 }
 
 

@@ -45,8 +45,9 @@ def lower_face_mask(box: Box, landmarks: np.ndarray | None) -> np.ndarray:
     hard = np.zeros((h, w), np.uint8)
     if landmarks is not None and np.isfinite(landmarks[list(LOWER_FACE_INDICES), :2]).all():
         pts = landmarks[list(LOWER_FACE_INDICES), :2] - np.array([x1, y1], np.float32)
-        hull = cv2.convexHull(np.round(pts).astype(np.int32))
-        cv2.fillConvexPoly(hard, hull, 255, lineType=cv2.LINE_AA)
+        # The ring in order, not its convex hull: the hull would bridge the notch under the
+        # nose (the cheek points sit above the nose tip) and replace the nose tip too.
+        cv2.fillPoly(hard, [np.round(pts).astype(np.int32)], 255, lineType=cv2.LINE_AA)
     else:
         centre = (w // 2, int(h * 0.72))
         axes = (max(1, int(w * 0.36)), max(1, int(h * 0.26)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -75,6 +76,13 @@ class Engine(ABC):
     # True: the pipeline also decodes the video's own sound track into ``ClipContext``.
     uses_video_audio: bool = False
 
+    # The region ``generate`` regenerates: "face" (the whole face crop) or "mouth" (lips and
+    # jaw); the enhancement stage improves that region unless told otherwise.
+    regenerated_region: Literal["mouth", "face"] = "face"
+
+    def listen(self, speech: Speech) -> None:  # noqa: B027
+        """Before the first pass: the speech, for engines that analyse it meanwhile."""
+
     def analyse_frame(self, index: int, frame: np.ndarray, landmarks: np.ndarray | None) -> None:  # noqa: B027
         """First pass: source frame ``index`` (uint8 RGB (H, W, 3)) and its raw landmarks."""
 
@@ -92,7 +100,7 @@ class Engine(ABC):
         input has no box (the frame is written unchanged)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
-        """Release models and device memory."""
+        """Release models, device memory and background work."""
 
     def describe(self) -> str:
         return self.name

@@ -55,7 +55,9 @@ class ModelSpec:
 
     ``task``: "lipsync", "face-detection", "face-enhancement", "face-parsing", "sync-expert", ….
     ``engine``: the sync engine that uses it, if any. ``generated``: the file is produced
-    locally (random weights for tests) rather than obtained, so it has no fixed hash.
+    locally (random weights for tests) rather than obtained, so it has no fixed hash;
+    ``generator`` then names the function that writes it, as "module:function" with the
+    signature ``(path: Path, seed: int) -> Path``.
     """
 
     name: str
@@ -66,10 +68,13 @@ class ModelSpec:
     files: tuple[ModelFile, ...]
     engine: str | None = None
     generated: bool = False
+    generator: str | None = None
 
     def __post_init__(self) -> None:
         if not self.files:
             raise ValueError(f"model {self.name} lists no files")
+        if self.generated and (self.generator is None or ":" not in self.generator):
+            raise ValueError(f"generated model {self.name} needs a generator 'module:function'")
 
     @property
     def primary(self) -> ModelFile:
@@ -108,6 +113,123 @@ _WAV2LIP_OBTAIN = "https://github.com/Rudrabha/Wav2Lip#getting-the-weights"
 _WAV2LIP_GAN_SHA256 = "ca9ab7b7b812c0e80a6e70a5977c545a1e8a365a6c49d5e533023c034d7ac3d8"
 _WAV2LIP_SHA256 = "b78b681b68ad9fe6c6fb1debc6ff43ad05834a8af8a62ffc4167b7b34ef63c37"
 
+_GFPGAN_RELEASES = "https://github.com/TencentARC/GFPGAN/releases"
+_GFPGAN_LICENSE = "Apache-2.0 (GFPGAN; trained on FFHQ)"
+
+# GFPGANv1.3.pth and GFPGANv1.4.pth, release assets of TencentARC/GFPGAN (tag v1.3.0; v1.4 is
+# also attached to v1.3.4). Both {"params_ema": state_dict} of GFPGANv1Clean, 348632874 bytes.
+# v1.3 c953a88f…: the SHA-256 table of clibdev/GFPGAN-onnxruntime-demo's README, the
+# sha256sums of an AUR PKGBUILD (python-gfpgan / gfpgan-model), the Gourieff/ReActor model
+# list, the hash-prefixed name "GFPGANv1.3-c953a88f.pth" used by mirrors and several
+# download scripts that verify the asset; cmdr2/stable-diffusion-ui checks the same size.
+# v1.4 e2cd4703…: the same README table, ReActor's list, download manifests that record
+# "size": 348632874 next to the digest, and provenance notes that re-hashed the release asset.
+_GFPGAN_V13_SHA256 = "c953a88f2727c85c3d9ae72e2bd4846bbaf59fe6972ad94130e23e7017524a70"
+_GFPGAN_V14_SHA256 = "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad"
+_GFPGAN_SIZE = 348_632_874
+
+# codeformer.pth, release asset of sczhou/CodeFormer tag v0.1.0 ({"params_ema": …}):
+# SHA-256 1009e537…, 376637898 bytes in ReActor's list (as codeformer-v0.1.0.pth), download
+# scripts that pin both size and digest of the GitHub asset, and re-hashes of it.
+_CODEFORMER_SHA256 = "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7"
+_CODEFORMER_SIZE = 376_637_898
+
+# BiSeNet face parsing (19 CelebAMask-HQ classes). zllrunning/face-parsing.PyTorch's
+# 79999_iter.pth (Google Drive; used by Wav2Lip-HQ and MuseTalk) and facexlib's
+# parsing_bisenet.pth (GitHub release v0.2.0) are the same bytes: SHA-256 468e13ca…,
+# 53289463 bytes in MuseTalk's Hugging Face mirror pins (ManyOtherFunctions/face-parse-bisent),
+# model manifests that list parsing_bisenet.pth, and clibdev/face-parsing.PyTorch's table.
+_FACE_PARSING_SHA256 = "468e13ca13a9b43cc0881a9f99083a430e9c0a38abd935431d1c28ee94b26567"
+_FACE_PARSING_SIZE = 53_289_463
+
+_ENHANCEMENT_SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="gfpgan_v1.4",
+        task="face-enhancement",
+        description="GFPGAN v1.4 face restoration (512², StyleGAN2 prior): more natural "
+        "detail than v1.3.",
+        license=_GFPGAN_LICENSE,
+        obtain=f"{_GFPGAN_RELEASES}/tag/v1.3.0 (asset GFPGANv1.4.pth)",
+        files=(
+            ModelFile(
+                "GFPGANv1.4.pth",
+                _GFPGAN_V14_SHA256,
+                _GFPGAN_SIZE,
+                urls=(f"{_GFPGAN_RELEASES}/download/v1.3.0/GFPGANv1.4.pth",),
+            ),
+        ),
+    ),
+    ModelSpec(
+        name="gfpgan_v1.3",
+        task="face-enhancement",
+        description="GFPGAN v1.3 face restoration (512², StyleGAN2 prior): smoother, "
+        "stronger restoration than v1.4.",
+        license=_GFPGAN_LICENSE,
+        obtain=f"{_GFPGAN_RELEASES}/tag/v1.3.0 (asset GFPGANv1.3.pth)",
+        files=(
+            ModelFile(
+                "GFPGANv1.3.pth",
+                _GFPGAN_V13_SHA256,
+                _GFPGAN_SIZE,
+                urls=(f"{_GFPGAN_RELEASES}/download/v1.3.0/GFPGANv1.3.pth",),
+            ),
+        ),
+    ),
+    ModelSpec(
+        name="codeformer",
+        task="face-enhancement",
+        description="CodeFormer face restoration (512², codebook prior, adjustable fidelity).",
+        license="S-Lab License 1.0: non-commercial use only (CodeFormer)",
+        # Not downloaded automatically: the user fetches it, having read its licence.
+        obtain="https://github.com/sczhou/CodeFormer/releases/tag/v0.1.0 (asset codeformer.pth)",
+        files=(ModelFile("codeformer.pth", _CODEFORMER_SHA256, _CODEFORMER_SIZE),),
+    ),
+    ModelSpec(
+        name="face_parsing",
+        task="face-parsing",
+        description="BiSeNet face parsing (19 CelebAMask-HQ classes): masks skin, lips and "
+        "mouth for pasting enhanced faces (79999_iter.pth = facexlib parsing_bisenet.pth).",
+        license="MIT (face-parsing.PyTorch / facexlib code; weights trained on CelebAMask-HQ, "
+        "whose images are for non-commercial research)",
+        obtain="https://github.com/xinntao/facexlib/releases/tag/v0.2.0 (asset "
+        "parsing_bisenet.pth), or 79999_iter.pth from "
+        "https://github.com/zllrunning/face-parsing.PyTorch#demo",
+        files=(
+            ModelFile(
+                "79999_iter.pth",
+                _FACE_PARSING_SHA256,
+                _FACE_PARSING_SIZE,
+                urls=(
+                    "https://github.com/xinntao/facexlib/releases/download/v0.2.0/"
+                    "parsing_bisenet.pth",
+                ),
+            ),
+        ),
+    ),
+    ModelSpec(
+        name="gfpgan_unittest",
+        task="face-enhancement",
+        description="A tiny random-weight GFPGAN in the released format, made locally; for "
+        "tests and demos of the enhancement stage (the face is noise).",
+        license="MIT (generated by Lipsync; no trained weights)",
+        obtain="generated locally: `lipsync models install gfpgan_unittest`",
+        files=(ModelFile("gfpgan_unittest.pth", None, None),),
+        generated=True,
+        generator="lipsync.enhance.testing:write_random_gfpgan",
+    ),
+    ModelSpec(
+        name="codeformer_unittest",
+        task="face-enhancement",
+        description="A tiny random-weight CodeFormer in the released format, made locally; "
+        "for tests and demos of the enhancement stage (the face is noise).",
+        license="MIT (generated by Lipsync; no trained weights)",
+        obtain="generated locally: `lipsync models install codeformer_unittest`",
+        files=(ModelFile("codeformer_unittest.pth", None, None),),
+        generated=True,
+        generator="lipsync.enhance.testing:write_random_codeformer",
+    ),
+)
+
 _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="wav2lip_gan",
@@ -139,11 +261,13 @@ _SPECS: tuple[ModelSpec, ...] = (
         files=(ModelFile("wav2lip_unittest.pth", None, None),),
         engine="wav2lip_unittest",
         generated=True,
+        generator="lipsync.engines.wav2lip.testing:write_random_checkpoint",
     ),
+    *_ENHANCEMENT_SPECS,
     # Room for later entries, added together with the code that uses them (each with its full
     # SHA-256 and size from a source that can be cited): the expert lip-sync discriminator
-    # (task "sync-expert", lipsync_expert.pth, same licence as Wav2Lip), face enhancers (GFPGAN,
-    # Apache-2.0; CodeFormer and GPEN, non-commercial) and a face-parsing network.
+    # (task "sync-expert", lipsync_expert.pth, same licence as Wav2Lip) and GPEN
+    # (non-commercial).
 )
 
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

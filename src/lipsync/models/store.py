@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import importlib
 import json
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -302,17 +303,12 @@ class ModelStore:
         return download(url, final, expected_size=expected, progress=progress, cancel=cancel)
 
     def _generate(self, spec: ModelSpec, target_dir: Path) -> _Staged:
-        # Imported here: it pulls in torch, which listing or verifying models must not need.
-        try:
-            from ..engines.wav2lip.testing import write_random_checkpoint
-        except ImportError as error:
-            raise ModelError(f"cannot generate {spec.name}: {error}") from error
-
+        write = _generator(spec)
         file = spec.primary
         scratch = Path(tempfile.mkdtemp(prefix=".generate-", dir=target_dir))
         try:
             produced = scratch / file.filename
-            write_random_checkpoint(produced, seed=0)
+            write(produced, 0)
             part = part_path(target_dir / file.filename)
             os.replace(produced, part)
         finally:
@@ -361,6 +357,22 @@ class ModelStore:
                 yield
             finally:
                 _release(handle)
+
+
+def _generator(spec: ModelSpec) -> Callable[[Path, int], object]:
+    """The function named by ``spec.generator`` ("module:function"), imported now: writers
+    pull in torch, which listing or verifying models must not need."""
+    module_name, _, function_name = (spec.generator or "").partition(":")
+    if not module_name or not function_name:
+        raise ModelError(f"cannot generate {spec.name}: the registry names no generator")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ModelError(f"cannot generate {spec.name}: {error}") from error
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ModelError(f"cannot generate {spec.name}: {spec.generator} is not a function")
+    return function
 
 
 @dataclass(frozen=True)

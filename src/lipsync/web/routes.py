@@ -215,6 +215,7 @@ def delete_job(job_id: str) -> tuple[Response | str, int]:
 @api.get("/engines")
 def engines() -> Response:
     from ..engines.registry import engine_status
+    from ..enhance.registry import enhancer_status
 
     s = services()
     installed_models = {status.spec.name: status for status in s.models.list()}
@@ -239,7 +240,20 @@ def engines() -> Response:
         }
         for name, status in installed_models.items()
     ]
-    return jsonify({"engines": engine_list, "enhancers": [], "models": models})
+    enhancer_list = [
+        {"name": "none", "description": "No enhancement.", "installed": True, "for_tests": False}
+    ] + [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "installed": ready,
+            "for_tests": spec.for_tests,
+            "models": list(spec.models),
+            "license": spec.license,
+        }
+        for spec, ready in enhancer_status(s.models)
+    ]
+    return jsonify({"engines": engine_list, "enhancers": enhancer_list, "models": models})
 
 
 @api.get("/options")

@@ -21,6 +21,7 @@ import numpy as np
 
 from ...audio.loudness import frame_loudness, frame_spectral_features, speech_activity
 from ...audio.phones import Phone, recognise_phones
+from ...audio.phones_child import BackgroundPhones
 from ...errors import OptionsError
 from ...faces.mouth import head_pose, mouth_features
 from ..base import ClipContext, Engine, EngineInput, Speech
@@ -61,6 +62,7 @@ class BuiltinEngine(Engine):
     name = "builtin"
     composites_itself = True
     uses_video_audio = True
+    regenerated_region = "mouth"
 
     def __init__(
         self,
@@ -79,6 +81,19 @@ class BuiltinEngine(Engine):
         self._source_shapes: np.ndarray | None = None
         self._plans: list[FramePlan | None] = []
         self.analysis: Analysis | None = None
+        self._phones: BackgroundPhones | None = None
+        self._phones_of: Speech | None = None
+
+    def listen(self, speech: Speech) -> None:
+        # Phone recognition (pocketsphinx) runs in a child process during the first pass.
+        self._close_phones()
+        self._phones = BackgroundPhones(speech.samples, speech.sample_rate)
+        self._phones_of = speech
+
+    def _close_phones(self) -> None:
+        if self._phones is not None:
+            self._phones.close()
+        self._phones = self._phones_of = None
 
     # --- first pass ----------------------------------------------------------------------
 
@@ -108,7 +123,11 @@ class BuiltinEngine(Engine):
             raise OptionsError(f"speech must be {SAMPLE_RATE} Hz, got {speech.sample_rate} Hz")
         loudness = frame_loudness(speech.samples, SAMPLE_RATE, fps, n_frames)
         active = speech_activity(loudness, fps)
-        phones = recognise_phones(speech.samples, SAMPLE_RATE)
+        if self._phones is not None and self._phones_of is speech:
+            phones = self._phones.result()
+        else:
+            phones = recognise_phones(speech.samples, SAMPLE_RATE)
+        self._close_phones()
         speaker_range = SpeakerRange.measure(shapes)
         targets = speaker_range.to_absolute(viseme_track(phones, loudness, active, fps, n_frames))
 
@@ -216,6 +235,7 @@ class BuiltinEngine(Engine):
         return self.renderer.render(item.frame, item.landmarks, samples, plan.extra_open)
 
     def close(self) -> None:
+        self._close_phones()
         self._library = None
         self._plans = []
 
