@@ -390,8 +390,9 @@ def test_list_engines_options_health_and_docs(web: Web, face_video: Path) -> Non
     assert enhancers["gfpgan"]["installed"] is False
     assert "non-commercial" in enhancers["codeformer"]["license"]
 
-    fields = web.client.get("/api/options").json["fields"]
-    assert [f["name"] for f in fields] == [f.name for f in option_fields(SyncOptions)]
+    described = web.client.get("/api/options").json
+    assert [f["name"] for f in described["fields"]] == [f.name for f in option_fields(SyncOptions)]
+    assert described["limits"]["max_file_bytes"] > 0
 
     health = web.client.get("/api/health").json
     assert health["status"] == "ok" and health["queue"]["backend"] == "sqlite"

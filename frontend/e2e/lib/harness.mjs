@@ -3,7 +3,16 @@
 // those media. Everything lives in one temp dir that is removed at the end; screenshots and
 // logs go to e2e/artifacts/ and are kept.
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -256,6 +265,7 @@ export async function withPage(name, body, options = {}) {
   try {
     await body(page, shot, context);
   } catch (error) {
+    writeFileSync(join(ARTIFACTS_DIR, `${name}-FAILED.txt`), `${error.stack ?? error}\n`);
     await page
       .screenshot({ path: join(ARTIFACTS_DIR, `${name}-FAILED.png`), fullPage: true })
       .catch(() => {});

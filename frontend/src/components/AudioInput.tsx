@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { formatClock } from "../lib/format";
 import type { MediaChoice } from "../lib/mediaChoice";
+import { repairDurationRef } from "../media/duration";
 import { useRecorder } from "../media/useRecorder";
 import { ErrorBanner } from "./ErrorBanner";
 import { FilePicker } from "./FilePicker";
@@ -91,7 +92,13 @@ export function AudioInput({ onChange }: AudioInputProps) {
         {state === "requesting" && <p className="hint">Waiting for permission to use the microphone…</p>}
         {state === "recording" && <p className="hint recording-now">Recording… speak now.</p>}
         {recording !== null && (
-          <audio controls src={recording.url} aria-label="Recorded audio" className="playback" />
+          <audio
+            ref={repairDurationRef}
+            controls
+            src={recording.url}
+            aria-label="Recorded audio"
+            className="playback"
+          />
         )}
       </div>
 

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { Job } from "../api/types";
 import { formatBytes, shortId } from "../lib/format";
+import { repairDuration } from "../media/duration";
 
 /** The picture the job started from, when this page still has it. */
 export interface Original {
@@ -43,6 +44,7 @@ export function ResultView({ job, original }: ResultViewProps) {
   const [originalVideo, setOriginalVideo] = useState<HTMLVideoElement | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   useFollower(comparing ? synced : null, originalVideo);
+  useEffect(() => (originalVideo === null ? undefined : repairDuration(originalVideo)), [originalVideo]);
 
   useEffect(() => {
     setComparing(false);

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { formatClock } from "../lib/format";
 import type { MediaChoice } from "../lib/mediaChoice";
+import { repairDurationRef } from "../media/duration";
 import { useRecorder } from "../media/useRecorder";
 import { ErrorBanner } from "./ErrorBanner";
 import { FilePicker } from "./FilePicker";
@@ -92,6 +93,7 @@ export function VideoInput({ onChange }: VideoInputProps) {
         </div>
         {recording !== null && (
           <video
+            ref={repairDurationRef}
             controls
             playsInline
             src={recording.url}

@@ -270,7 +270,20 @@ def options() -> Response:
         }
         for f in option_fields(SyncOptions)
     ]
-    return jsonify({"fields": fields, "form_schema": form_schema(SyncOptions)})
+    limits = services().settings.jobs.limits
+    return jsonify(
+        {
+            "fields": fields,
+            "form_schema": form_schema(SyncOptions),
+            # So a client can refuse a file before uploading it.
+            "limits": {
+                "max_file_bytes": limits.max_file_bytes,
+                "max_duration_s": limits.max_duration_s,
+                "max_width": limits.max_width,
+                "max_height": limits.max_height,
+            },
+        }
+    )
 
 
 @api.get("/health")
