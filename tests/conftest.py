@@ -1,16 +1,46 @@
 """Shared, session-scoped sample media, generated once per test run by ``lipsync.samples``.
 
-Every fixture returns the path of a file inside ``sample_dir``; tests must not modify them
-(copy a file to ``tmp_path`` first when a test needs to damage or rename it).
+Every media fixture returns the path of a file inside ``sample_dir``; tests must not modify
+them (copy a file to ``tmp_path`` first when a test needs to damage or rename it).
+``landmarks_of`` and ``portrait_face`` give real FaceMesh landmarks of the test portrait.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lipsync import samples
+
+Landmarks = Callable[[np.ndarray], np.ndarray]
+PortraitFace = Callable[[tuple[int, int]], tuple[np.ndarray, np.ndarray]]
+
+
+@pytest.fixture(scope="session")
+def landmarks_of() -> Landmarks:
+    """A function: uint8 RGB frame → its largest face's FaceMesh landmarks (468, 3)."""
+    from lipsync.faces.tracker import FaceTracker
+
+    def find(frame: np.ndarray) -> np.ndarray:
+        observation = FaceTracker("largest", smooth=False).observe(frame)
+        assert observation is not None, "the test face must be found"
+        return observation.landmarks
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def portrait_face(landmarks_of: Landmarks) -> PortraitFace:
+    """A function: size (w, h) → the portrait at that size (uint8 RGB) and its landmarks."""
+
+    def make(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        frame = samples.portrait(size)
+        return frame, landmarks_of(frame)
+
+    return make
 
 
 @pytest.fixture(scope="session")

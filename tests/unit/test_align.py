@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import Landmarks, PortraitFace
 from lipsync import samples
 from lipsync.enhance.align import (
     FFHQ_TEMPLATE_512,
@@ -17,31 +18,23 @@ from lipsync.enhance.align import (
     template,
 )
 from lipsync.errors import InputError
-from lipsync.faces.tracker import FaceTracker
 
 SIZE = (384, 384)
 
 
-def _landmarks(frame: np.ndarray) -> np.ndarray:
-    observation = FaceTracker("largest", smooth=False).observe(frame)
-    assert observation is not None, "the test face must be found"
-    return observation.landmarks
-
-
 @pytest.fixture(scope="module")
-def face() -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
     """The astronaut portrait (uint8 RGB 384×384) and its FaceMesh landmarks."""
-    frame = samples.portrait(SIZE)
-    return frame, _landmarks(frame)
+    return portrait_face(SIZE)
 
 
 @pytest.fixture(scope="module")
-def rolled_face() -> tuple[np.ndarray, np.ndarray]:
+def rolled_face(landmarks_of: Landmarks) -> tuple[np.ndarray, np.ndarray]:
     """The portrait rolled by 25° and shrunk, and its landmarks."""
     frame = samples.portrait(SIZE)
     matrix = cv2.getRotationMatrix2D((SIZE[0] / 2, SIZE[1] / 2), 25.0, 0.8)
     rolled = cv2.warpAffine(frame, matrix, SIZE, borderMode=cv2.BORDER_REFLECT)
-    return rolled, _landmarks(rolled)
+    return rolled, landmarks_of(rolled)
 
 
 def test_the_five_points_are_in_the_templates_order(face: tuple[np.ndarray, np.ndarray]) -> None:

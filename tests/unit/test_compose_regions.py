@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lipsync import samples
+from conftest import PortraitFace
 from lipsync.compose.blend import LOWER_FACE_INDICES
 from lipsync.compose.debug import mask_overlay
 from lipsync.compose.regions import (
@@ -19,19 +19,15 @@ from lipsync.compose.regions import (
 )
 from lipsync.errors import InputError, OptionsError
 from lipsync.faces import mouth as facemesh
-from lipsync.faces.tracker import FaceTracker
 
 SIZE = (384, 384)
 LIPS = facemesh.LIPS_OUTER + facemesh.LIPS_INNER
 
 
 @pytest.fixture(scope="module")
-def face() -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
     """The portrait (uint8 RGB 384×384, inter-ocular distance ≈ 100 px) and its landmarks."""
-    frame = samples.portrait(SIZE)
-    observation = FaceTracker("largest", smooth=False).observe(frame)
-    assert observation is not None, "the test face must be found"
-    return frame, observation.landmarks
+    return portrait_face(SIZE)
 
 
 def _in_box(points: np.ndarray, box: tuple[int, int, int, int], margin: float) -> bool:

@@ -6,23 +6,19 @@ import cv2
 import numpy as np
 import pytest
 
-from lipsync import samples
+from conftest import PortraitFace
 from lipsync.compose.temporal import STABLE_ANCHORS, TemporalSmoother
 from lipsync.errors import InputError, OptionsError
 from lipsync.faces import mouth as facemesh
-from lipsync.faces.tracker import FaceTracker
 
 SIZE = (320, 320)
 BOX = (70, 60, 250, 280)  # x1, y1, x2, y2: the face's crop, fixed while the head moves in it
 
 
 @pytest.fixture(scope="module")
-def face() -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
     """The portrait (uint8 RGB 320×320) and its FaceMesh landmarks (468, 3) in its pixels."""
-    frame = samples.portrait(SIZE)
-    observation = FaceTracker("largest", smooth=False).observe(frame)
-    assert observation is not None, "the test face must be found"
-    return frame, observation.landmarks
+    return portrait_face(SIZE)
 
 
 def _moved(face, angle: float, shift: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:

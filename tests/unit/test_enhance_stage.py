@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lipsync import samples
+from conftest import PortraitFace
 from lipsync.compose.regions import region_box
 from lipsync.enhance.base import Enhancer
 from lipsync.enhance.intermediates import Intermediates, frame_name
@@ -19,7 +19,6 @@ from lipsync.enhance.stage import EnhanceItem, EnhanceStage, build_stage
 from lipsync.enhance.video import can_copy_audio
 from lipsync.errors import ModelNotInstalledError, OptionsError
 from lipsync.faces import mouth as facemesh
-from lipsync.faces.tracker import FaceTracker
 from lipsync.media.audio import ArrayAudio
 from lipsync.models.store import ModelStore
 from lipsync.options import SyncOptions
@@ -79,11 +78,8 @@ class OnesTestParser:
 
 
 @pytest.fixture(scope="module")
-def face() -> tuple[np.ndarray, np.ndarray]:
-    frame = samples.portrait(SIZE)
-    observation = FaceTracker("largest", smooth=False).observe(frame)
-    assert observation is not None, "the test face must be found"
-    return frame, observation.landmarks
+def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
+    return portrait_face(SIZE)
 
 
 def _outside_box(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -6,32 +6,25 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import Landmarks, PortraitFace
 from lipsync import samples
 from lipsync.compose.warp import flipped
 from lipsync.engines.builtin.mouth_mesh import mouth_mesh
 from lipsync.engines.builtin.render import MouthRenderer, MouthSample, cut_sample
 from lipsync.errors import InputError, OptionsError
 from lipsync.faces import mouth as facemesh
-from lipsync.faces.tracker import FaceTracker
 
 SIZE = (384, 384)
 
 
-def _landmarks(frame: np.ndarray) -> np.ndarray:
-    observation = FaceTracker("largest", smooth=False).observe(frame)
-    assert observation is not None, "the test face must be found"
-    return observation.landmarks
-
-
 @pytest.fixture(scope="module")
-def face() -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
     """The portrait (uint8 RGB 384×384, inter-ocular distance ≈ 100 px) and its landmarks."""
-    frame = samples.portrait(SIZE)
-    return frame, _landmarks(frame)
+    return portrait_face(SIZE)
 
 
 @pytest.fixture(scope="module")
-def moved_face() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def moved_face(landmarks_of: Landmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The portrait turned by 8° and shifted, its landmarks, and the (2, 3) matrix used."""
     frame = samples.portrait(SIZE)
     matrix = cv2.getRotationMatrix2D((SIZE[0] / 2, SIZE[1] / 2), 8.0, 0.95)
@@ -39,7 +32,7 @@ def moved_face() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     moved = cv2.warpAffine(
         frame, matrix, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
     )
-    return moved, _landmarks(moved), matrix
+    return moved, landmarks_of(moved), matrix
 
 
 def _polygon_mask(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -103,12 +96,12 @@ def test_the_mask_covers_the_mouth_and_fades_out(face: tuple[np.ndarray, np.ndar
 
 
 def test_extra_opening_opens_the_mouth_with_a_dark_inside(
-    face: tuple[np.ndarray, np.ndarray],
+    face: tuple[np.ndarray, np.ndarray], landmarks_of: Landmarks
 ) -> None:
     frame, landmarks = face
     sample = cut_sample(frame, landmarks)
     out = MouthRenderer().render(frame, landmarks, [(sample, 1.0)], extra_open=0.15)
-    measured = _landmarks(out)
+    measured = landmarks_of(out)
     before = float(facemesh.lip_opening(landmarks))
     after = float(facemesh.lip_opening(measured))
     assert after > before + 0.07, f"opening {before:.3f} -> {after:.3f}"

@@ -17,13 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError, ModelNotInstalledError
+from ..errors import CheckpointError
+from .checkpoint import load_checked
 
 # GroupNorm with 32 groups everywhere: every channel count must be a multiple of 32.
 _GROUPS = 32
@@ -463,74 +463,4 @@ def build_codeformer(state: Mapping[str, torch.Tensor]) -> CodeFormer:
     config = codeformer_config_from_state_dict(state)
     with torch.device("meta"):
         network = CodeFormer.from_config(config)
-    expected = network.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        parts = [_listing("missing", missing), _listing("unexpected", unexpected)]
-        raise CheckpointError(
-            "not a CodeFormer checkpoint: " + "; ".join(part for part in parts if part)
-        )
-    wrong = [
-        f"{key} {tuple(state[key].shape)} instead of {tuple(tensor.shape)}"
-        for key, tensor in expected.items()
-        if tuple(state[key].shape) != tuple(tensor.shape)
-    ]
-    if wrong:
-        raise CheckpointError(
-            "CodeFormer checkpoint has misshapen tensors: " + ", ".join(wrong[:3])
-        )
-    network.load_state_dict({key: value.float() for key, value in state.items()}, assign=True)
-    return network.eval()
-
-
-def _listing(kind: str, keys: list[str]) -> str:
-    if not keys:
-        return ""
-    shown = ", ".join(keys[:4])
-    more = f" and {len(keys) - 4} more" if len(keys) > 4 else ""
-    return f"{len(keys)} {kind} keys ({shown}{more})"
-
-
-def read_state_dict(checkpoint: object, what: str) -> dict[str, torch.Tensor]:
-    """The tensors of a loaded checkpoint: ``params_ema`` (as CodeFormer is released),
-    ``params``, ``state_dict``, or a bare state dict; DataParallel's ``module.`` prefixes
-    removed. ``what`` names the network in the CheckpointError raised for anything else."""
-    if isinstance(checkpoint, Mapping):
-        content: Mapping[object, object] = checkpoint
-        for key in ("params_ema", "params", "state_dict"):
-            nested = content.get(key)
-            if isinstance(nested, Mapping):
-                content = nested
-                break
-        state = {
-            str(key).removeprefix("module."): value
-            for key, value in content.items()
-            if isinstance(value, torch.Tensor)
-        }
-        if state:
-            return state
-    raise CheckpointError(
-        f"not a {what} checkpoint: expected a state dict, or a dict with params_ema or params"
-    )
-
-
-def read_checkpoint(path: str | Path, what: str) -> dict[str, torch.Tensor]:
-    """Load a weights file (pickles only with ``weights_only=True``: a file that would run
-    code is refused) and return its state dict as :func:`read_state_dict` finds it.
-
-    Raises ModelNotInstalledError for a missing file and CheckpointError for one that is
-    empty, truncated, not a PyTorch checkpoint or holds no state dict.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelNotInstalledError(f"{what} weights not found: {path}")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{what} weights {path} are empty")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle, zip and torch errors all mean "cannot be used"
-        lines = str(error).strip().splitlines()
-        reason = lines[0][:160] if lines else type(error).__name__
-        raise CheckpointError(f"cannot read {what} weights {path}: {reason}") from None
-    return read_state_dict(checkpoint, what)
+    return load_checked(network, state, "CodeFormer")

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import CheckpointError
+from .checkpoint import load_checked, read_state_dict
 
 _LEAK = 0.2
 
@@ -354,27 +355,8 @@ class GfpganNetwork(nn.Module):
 
 
 def network_state(checkpoint: object) -> dict[str, torch.Tensor]:
-    """The network's state dict from a loaded checkpoint: ``params_ema`` (as released),
-    ``params``, or a bare state dict. Raises CheckpointError for anything else."""
-    if isinstance(checkpoint, Mapping):
-        content: Mapping[object, object] = checkpoint
-        for key in ("params_ema", "params"):
-            nested = content.get(key)
-            if isinstance(nested, Mapping):
-                content = nested
-                break
-        state = {str(k): v for k, v in content.items() if isinstance(v, torch.Tensor)}
-        if state:
-            return state
-        found = ", ".join(str(k) for k in list(content)[:5]) or "nothing"
-        raise CheckpointError(
-            "not a GFPGAN checkpoint: no params_ema, params or tensors at its top level "
-            f"(found {found})"
-        )
-    raise CheckpointError(
-        "not a GFPGAN checkpoint: expected a state dict, or a dict with params_ema or params, "
-        f"got {type(checkpoint).__name__}"
-    )
+    """The network's state dict from a loaded checkpoint (see ``checkpoint.read_state_dict``)."""
+    return read_state_dict(checkpoint, "GFPGAN")
 
 
 def build_network(state: Mapping[str, torch.Tensor]) -> GfpganNetwork:
@@ -385,32 +367,4 @@ def build_network(state: Mapping[str, torch.Tensor]) -> GfpganNetwork:
     config = GfpganConfig.from_state_dict(state)
     with torch.device("meta"):
         network = GfpganNetwork(config)
-    expected = network.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            "not a GFPGAN v1.3/v1.4 (clean) checkpoint: "
-            + _key_summary("missing", missing)
-            + ("; " if missing and unexpected else "")
-            + _key_summary("unexpected", unexpected)
-        )
-    wrong = [
-        f"{key} {tuple(state[key].shape)} (expected {tuple(tensor.shape)})"
-        for key, tensor in expected.items()
-        if tuple(state[key].shape) != tuple(tensor.shape)
-    ]
-    if wrong:
-        raise CheckpointError(
-            "GFPGAN checkpoint has tensors of the wrong shape: " + ", ".join(wrong[:3])
-        )
-    network.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
-    return network.eval()
-
-
-def _key_summary(kind: str, keys: list[str]) -> str:
-    if not keys:
-        return ""
-    shown = ", ".join(keys[:4])
-    more = f" and {len(keys) - 4} more" if len(keys) > 4 else ""
-    return f"{len(keys)} {kind} keys ({shown}{more})"
+    return load_checked(network, state, "GFPGAN v1.3/v1.4 (clean)")

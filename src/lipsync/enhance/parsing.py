@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, OptionsError
-from .codeformer_network import read_checkpoint
+from .checkpoint import read_checkpoint
 from .parsing_network import (
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
+from .checkpoint import load_checked
 
 RELEASED_BASE_WIDTH = 64
 NUM_CLASSES = 19
@@ -194,32 +195,5 @@ def build_bisenet(state: Mapping[str, torch.Tensor]) -> BiSeNet:
             network = BiSeNet(classes, base_width)
     except ValueError as error:
         raise CheckpointError(f"not a BiSeNet face-parsing checkpoint: {error}") from None
-    expected = network.state_dict()
-    optional = {key for key in expected if key.endswith("num_batches_tracked")}
-    missing = sorted(set(expected) - set(state) - optional)
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        parts = [_listing("missing", missing), _listing("unexpected", unexpected)]
-        raise CheckpointError(
-            "not a BiSeNet face-parsing checkpoint: " + "; ".join(p for p in parts if p)
-        )
-    wrong = [
-        f"{key} {tuple(state[key].shape)} instead of {tuple(tensor.shape)}"
-        for key, tensor in expected.items()
-        if key in state and tuple(state[key].shape) != tuple(tensor.shape)
-    ]
-    if wrong:
-        raise CheckpointError("BiSeNet checkpoint has misshapen tensors: " + ", ".join(wrong[:3]))
-    weights = {key: value if key in optional else value.float() for key, value in state.items()}
-    for key in optional:
-        weights.setdefault(key, torch.zeros((), dtype=torch.long))
-    network.load_state_dict(weights, assign=True)
-    return network.eval()
-
-
-def _listing(kind: str, keys: list[str]) -> str:
-    if not keys:
-        return ""
-    shown = ", ".join(keys[:4])
-    more = f" and {len(keys) - 4} more" if len(keys) > 4 else ""
-    return f"{len(keys)} {kind} keys ({shown}{more})"
+    optional = {key for key in network.state_dict() if key.endswith("num_batches_tracked")}
+    return load_checked(network, state, "BiSeNet face-parsing", optional)
