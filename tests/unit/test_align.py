@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
 
-from conftest import Landmarks, PortraitFace
 from lipsync import samples
 from lipsync.enhance.align import (
     FFHQ_TEMPLATE_512,
@@ -23,13 +24,13 @@ SIZE = (384, 384)
 
 
 @pytest.fixture(scope="module")
-def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: Callable) -> tuple[np.ndarray, np.ndarray]:
     """The astronaut portrait (uint8 RGB 384×384) and its FaceMesh landmarks."""
     return portrait_face(SIZE)
 
 
 @pytest.fixture(scope="module")
-def rolled_face(landmarks_of: Landmarks) -> tuple[np.ndarray, np.ndarray]:
+def rolled_face(landmarks_of: Callable) -> tuple[np.ndarray, np.ndarray]:
     """The portrait rolled by 25° and shrunk, and its landmarks."""
     frame = samples.portrait(SIZE)
     matrix = cv2.getRotationMatrix2D((SIZE[0] / 2, SIZE[1] / 2), 25.0, 0.8)

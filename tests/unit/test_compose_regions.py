@@ -3,11 +3,12 @@ astronaut portrait with real FaceMesh landmarks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
 
-from conftest import PortraitFace
 from lipsync.compose.blend import LOWER_FACE_INDICES
 from lipsync.compose.debug import mask_overlay
 from lipsync.compose.regions import (
@@ -25,7 +26,7 @@ LIPS = facemesh.LIPS_OUTER + facemesh.LIPS_INNER
 
 
 @pytest.fixture(scope="module")
-def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: Callable) -> tuple[np.ndarray, np.ndarray]:
     """The portrait (uint8 RGB 384×384, inter-ocular distance ≈ 100 px) and its landmarks."""
     return portrait_face(SIZE)
 

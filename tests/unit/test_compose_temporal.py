@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
 
-from conftest import PortraitFace
 from lipsync.compose.temporal import STABLE_ANCHORS, TemporalSmoother
 from lipsync.errors import InputError, OptionsError
 from lipsync.faces import mouth as facemesh
@@ -16,7 +17,7 @@ BOX = (70, 60, 250, 280)  # x1, y1, x2, y2: the face's crop, fixed while the hea
 
 
 @pytest.fixture(scope="module")
-def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: Callable) -> tuple[np.ndarray, np.ndarray]:
     """The portrait (uint8 RGB 320×320) and its FaceMesh landmarks (468, 3) in its pixels."""
     return portrait_face(SIZE)
 

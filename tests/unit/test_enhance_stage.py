@@ -3,7 +3,7 @@ FaceMesh landmarks: what is replaced, what is left exactly alone, and the tempor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import av
@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import PortraitFace
 from lipsync.compose.regions import region_box
 from lipsync.enhance.base import Enhancer
 from lipsync.enhance.intermediates import Intermediates, frame_name
@@ -78,7 +77,7 @@ class OnesTestParser:
 
 
 @pytest.fixture(scope="module")
-def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: Callable) -> tuple[np.ndarray, np.ndarray]:
     return portrait_face(SIZE)
 
 

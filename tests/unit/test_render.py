@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
 
-from conftest import Landmarks, PortraitFace
 from lipsync import samples
 from lipsync.compose.warp import flipped
 from lipsync.engines.builtin.mouth_mesh import mouth_mesh
@@ -18,13 +19,13 @@ SIZE = (384, 384)
 
 
 @pytest.fixture(scope="module")
-def face(portrait_face: PortraitFace) -> tuple[np.ndarray, np.ndarray]:
+def face(portrait_face: Callable) -> tuple[np.ndarray, np.ndarray]:
     """The portrait (uint8 RGB 384×384, inter-ocular distance ≈ 100 px) and its landmarks."""
     return portrait_face(SIZE)
 
 
 @pytest.fixture(scope="module")
-def moved_face(landmarks_of: Landmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def moved_face(landmarks_of: Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The portrait turned by 8° and shifted, its landmarks, and the (2, 3) matrix used."""
     frame = samples.portrait(SIZE)
     matrix = cv2.getRotationMatrix2D((SIZE[0] / 2, SIZE[1] / 2), 8.0, 0.95)
@@ -96,7 +97,7 @@ def test_the_mask_covers_the_mouth_and_fades_out(face: tuple[np.ndarray, np.ndar
 
 
 def test_extra_opening_opens_the_mouth_with_a_dark_inside(
-    face: tuple[np.ndarray, np.ndarray], landmarks_of: Landmarks
+    face: tuple[np.ndarray, np.ndarray], landmarks_of: Callable
 ) -> None:
     frame, landmarks = face
     sample = cut_sample(frame, landmarks)
