@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { getEngines, getOptions, listJobs } from "./api/client";
+import { forgetApiToken, withAccessToken } from "./api/token";
 import type { EnginesResponse, Job, OptionField } from "./api/types";
+import { ApiTokenForm } from "./components/ApiTokenForm";
 import { AudioInput } from "./components/AudioInput";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { JobHistory } from "./components/JobHistory";
@@ -10,6 +12,7 @@ import { ResultView, type Original } from "./components/ResultView";
 import { VideoInput } from "./components/VideoInput";
 import { appErrorFrom, type AppError } from "./lib/appError";
 import type { MediaChoice } from "./lib/mediaChoice";
+import { useApiToken } from "./lib/useApiToken";
 import { useJobRunner } from "./lib/useJobRunner";
 
 const HISTORY_LENGTH = 10;
@@ -20,6 +23,11 @@ function mergeHint(audio: MediaChoice | null, video: MediaChoice | null, busy: b
   if (audio === null) return "Record or upload the speech first.";
   if (video === null) return "Record or upload the face first.";
   return null;
+}
+
+/** The error to show in a banner: a missing API token is asked for by the token form. */
+function unlessAuth(error: AppError | null): AppError | null {
+  return error?.kind === "auth" ? null : error;
 }
 
 export function App() {
@@ -74,6 +82,19 @@ export function App() {
   const busy = runner.phase === "uploading" || runner.phase === "watching";
   const hint = mergeHint(audio, video, busy);
   const job = runner.job;
+  const apiToken = useApiToken();
+
+  /** With a token saved: loads what the server refused, and retries the failed job action. */
+  const retryWithToken = () => {
+    loadSetup();
+    setHistoryError(null);
+    refreshHistory();
+    const failed = runner.error;
+    if (failed?.kind === "auth") {
+      if (failed.retry) failed.retry();
+      else runner.dismissError();
+    }
+  };
 
   const merge = () => {
     if (audio === null || video === null) return;
@@ -101,9 +122,14 @@ export function App() {
         <p>Make a face say your words: give it speech and a face, then merge.</p>
       </header>
       <main className="layout">
-        {setupError && (
+        {apiToken.rejected && (
           <div className="wide">
-            <ErrorBanner error={setupError} />
+            <ApiTokenForm hadToken={apiToken.token !== null} onSaved={retryWithToken} />
+          </div>
+        )}
+        {unlessAuth(setupError) && (
+          <div className="wide">
+            <ErrorBanner error={unlessAuth(setupError)} />
           </div>
         )}
         <div className="column">
@@ -118,7 +144,7 @@ export function App() {
             phase={runner.phase}
             uploadFraction={runner.uploadFraction}
             job={job}
-            error={runner.error}
+            error={unlessAuth(runner.error)}
             cancelling={runner.cancelling}
             onMerge={merge}
             onCancel={runner.cancel}
@@ -131,14 +157,22 @@ export function App() {
           <JobHistory
             jobs={history.map((entry) => (job !== null && entry.id === job.id ? job : entry))}
             currentId={job?.id ?? null}
-            error={historyError}
+            error={unlessAuth(historyError)}
             onOpen={open}
             onRefresh={refreshHistory}
           />
         </div>
       </main>
       <footer className="app-footer">
-        <a href="/api/docs">API reference</a>
+        <a href={withAccessToken("/api/docs", apiToken.token)}>API reference</a>
+        {apiToken.token !== null && (
+          <>
+            {" · An API token is saved in this browser. "}
+            <button type="button" className="quiet" onClick={forgetApiToken}>
+              Forget API token
+            </button>
+          </>
+        )}
       </footer>
     </>
   );

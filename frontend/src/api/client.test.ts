@@ -2,8 +2,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeXMLHttpRequest, stubFetch } from "../test/doubles";
 import { makeJob } from "../test/fixtures";
-import { getJob, listJobs, submitJob, type Submission } from "./client";
+import { getEngines, getJob, listJobs, submitJob, type Submission } from "./client";
 import { AbortedError, ApiError, NetworkError, apiErrorFrom } from "./errors";
+import { apiTokenState, forgetApiToken, saveApiToken } from "./token";
 
 const submission: Submission = {
   video: { blob: new Blob(["v"], { type: "video/webm" }), filename: "recording.webm" },
@@ -109,5 +110,59 @@ describe("submitJob", () => {
     abort.abort();
     await expect(promise).rejects.toBeInstanceOf(AbortedError);
     expect(FakeXMLHttpRequest.latest().aborted).toBe(true);
+  });
+});
+
+describe("API token", () => {
+  const unauthorized = {
+    error: { code: "unauthorized", message: "this server needs an API token: Authorization: Bearer <token>", status: 401 },
+  };
+
+  beforeEach(() => {
+    FakeXMLHttpRequest.instances = [];
+    vi.stubGlobal("XMLHttpRequest", FakeXMLHttpRequest);
+  });
+  afterEach(() => {
+    forgetApiToken();
+    vi.unstubAllGlobals();
+  });
+
+  function sentHeaders(fetchDouble: ReturnType<typeof vi.fn>): Record<string, string> {
+    const init = fetchDouble.mock.calls.at(-1)?.[1] as RequestInit;
+    return init.headers as Record<string, string>;
+  }
+
+  it("sends no Authorization header without a token", async () => {
+    const fetchDouble = stubFetch({ "/api/jobs": { jobs: [] } });
+    await listJobs(5);
+    expect(sentHeaders(fetchDouble)).toEqual({ Accept: "application/json" });
+    void submitJob(submission);
+    expect(FakeXMLHttpRequest.latest().headers).toEqual({ Accept: "application/json" });
+  });
+
+  it("sends the saved token as a Bearer header with fetch and the upload", async () => {
+    saveApiToken("s3cret");
+    const fetchDouble = stubFetch({ "/api/jobs": { jobs: [] } });
+    await listJobs(5);
+    expect(fetchDouble.mock.calls.at(-1)?.[0]).toBe("/api/jobs?limit=5");
+    expect(sentHeaders(fetchDouble)).toEqual({ Accept: "application/json", Authorization: "Bearer s3cret" });
+    void submitJob(submission);
+    const xhr = FakeXMLHttpRequest.latest();
+    expect(xhr.url).toBe("/api/jobs");
+    expect(xhr.headers).toEqual({ Accept: "application/json", Authorization: "Bearer s3cret" });
+  });
+
+  it("notes a 401 answer so that the page asks for a token", async () => {
+    stubFetch({ "/api/engines": () => new Response(JSON.stringify(unauthorized), { status: 401 }) });
+    await expect(getJob("abc")).rejects.toMatchObject({ status: 404 });
+    expect(apiTokenState().rejected).toBe(false);
+    await expect(getEngines()).rejects.toMatchObject({ status: 401, code: "unauthorized" });
+    expect(apiTokenState().rejected).toBe(true);
+
+    forgetApiToken();
+    const promise = submitJob(submission);
+    FakeXMLHttpRequest.latest().respond(401, unauthorized);
+    await expect(promise).rejects.toMatchObject({ status: 401 });
+    expect(apiTokenState().rejected).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { AbortedError, NetworkError, apiErrorFrom } from "./errors";
+import { authHeaders, noteUnauthorized } from "./token";
 import type { CreatedJob, EnginesResponse, Job, JobStatus, OptionsResponse } from "./types";
 
 /** Bytes sent so far of `total` (null when the browser cannot tell). */
@@ -10,12 +11,13 @@ export interface UploadProgress {
 async function requestJson<T>(path: string, init?: RequestInit): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path, { ...init, headers: { Accept: "application/json" } });
+    response = await fetch(path, { ...init, headers: { Accept: "application/json", ...authHeaders() } });
   } catch (error) {
     if (error instanceof DOMException && error.name === "AbortError") throw new AbortedError();
     throw new NetworkError();
   }
   const text = await response.text().catch(() => "");
+  if (response.status === 401) noteUnauthorized();
   if (!response.ok) throw apiErrorFrom(response.status, response.statusText, text);
   if (response.status === 204 || text === "") return undefined as T;
   try {
@@ -68,7 +70,8 @@ export interface Submission {
 
 /**
  * POST /api/jobs as multipart form data through XMLHttpRequest, which (unlike fetch) reports
- * upload progress. Resolves with the created job; rejects with ApiError (the server's
+ * upload progress. Like every request of this client it carries the saved API token (see
+ * ./token). Resolves with the created job; rejects with ApiError (the server's
  * message), NetworkError, or AbortedError when `signal` aborts.
  */
 export function submitJob(
@@ -89,6 +92,7 @@ export function submitJob(
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/jobs");
     xhr.setRequestHeader("Accept", "application/json");
+    for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event: ProgressEvent) => {
       onUploadProgress?.({
         loaded: event.loaded,
@@ -106,6 +110,7 @@ export function submitJob(
       } else if (xhr.status === 0) {
         reject(new NetworkError());
       } else {
+        if (xhr.status === 401) noteUnauthorized();
         reject(apiErrorFrom(xhr.status, xhr.statusText, text));
       }
     };

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeEventSource, stubFetch } from "../test/doubles";
 import { JOB_ID, makeJob, succeededJob } from "../test/fixtures";
+import { forgetApiToken, saveApiToken } from "./token";
 import type { Job } from "./types";
 import { backoffDelay, watchJob, type Transport } from "./watch";
 
@@ -31,6 +32,17 @@ describe("watchJob", () => {
     vi.useFakeTimers();
   });
   afterEach(() => vi.useRealTimers());
+
+  it("puts the saved API token in the EventSource URL, which cannot send headers", () => {
+    saveApiToken("s3cret");
+    try {
+      const stop = watchJob(JOB_ID, EVENTS_URL, recorder().handlers, { createEventSource });
+      expect(FakeEventSource.instances[0]!.url).toBe(`${EVENTS_URL}?access_token=s3cret`);
+      stop();
+    } finally {
+      forgetApiToken();
+    }
+  });
 
   it("follows Server-Sent Events and closes the stream at a finished status", () => {
     const seen = recorder();

@@ -1,5 +1,6 @@
 import { getJob } from "./client";
 import { AbortedError, ApiError, NetworkError } from "./errors";
+import { withAccessToken } from "./token";
 import { isFinished, type Job } from "./types";
 
 export type Transport = "events" | "polling";
@@ -145,7 +146,8 @@ export function watchJob(
   };
 
   const startEvents = () => {
-    const created = createEventSource(eventsUrl);
+    // EventSource cannot send headers: the saved API token goes in the query string.
+    const created = createEventSource(withAccessToken(eventsUrl));
     if (created === null) {
       startPolling();
       return;

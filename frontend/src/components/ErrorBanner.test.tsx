@@ -28,6 +28,14 @@ describe("ErrorBanner", () => {
     expect(screen.getByRole("button", { name: "Retry" })).toBeInTheDocument();
   });
 
+  it("leaves a missing API token to the token form: no Retry, but keeps the retry for it", () => {
+    const retry = vi.fn();
+    const error = appErrorFrom(new ApiError(401, "unauthorized", "this server needs an API token"), retry);
+    expect(error).toMatchObject({ kind: "auth", retry });
+    render(<ErrorBanner error={error} />);
+    expect(screen.queryByRole("button", { name: "Retry" })).not.toBeInTheDocument();
+  });
+
   it("explains denied permissions, missing devices and a failed job", () => {
     const denied = mediaAccessError(new DOMException("denied", "NotAllowedError"), "video");
     expect(errorText(denied)).toMatch(/^Permission to use the camera was denied/);

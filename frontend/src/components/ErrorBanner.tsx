@@ -20,14 +20,15 @@ interface ErrorBannerProps {
   onDismiss?: () => void;
 }
 
-/** An error as an alert, with "Retry" when the failed action can be tried again. */
+/** An error as an alert, with "Retry" when the failed action can be tried again (for a
+ * missing API token, saving one in the token form retries instead). */
 export function ErrorBanner({ error, onDismiss }: ErrorBannerProps) {
   if (error === null) return null;
   return (
     <div className={`banner banner-${error.kind}`} role="alert">
       <p className="banner-text">{errorText(error)}</p>
       <div className="banner-actions">
-        {error.retry && (
+        {error.retry && error.kind !== "auth" && (
           <button type="button" onClick={error.retry}>
             Retry
           </button>

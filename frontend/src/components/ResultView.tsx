@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState } from "react";
+import { withAccessToken } from "../api/token";
 import type { Job } from "../api/types";
 import { formatBytes, shortId } from "../lib/format";
+import { useApiToken } from "../lib/useApiToken";
 import { repairDuration } from "../media/duration";
 
 /** The picture the job started from, when this page still has it. */
@@ -43,6 +45,8 @@ export function ResultView({ job, original }: ResultViewProps) {
   const [synced, setSynced] = useState<HTMLVideoElement | null>(null);
   const [originalVideo, setOriginalVideo] = useState<HTMLVideoElement | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
+  // <video> and <a download> cannot send headers: the API token goes in their URLs.
+  const { token } = useApiToken();
   useFollower(comparing ? synced : null, originalVideo);
   useEffect(() => (originalVideo === null ? undefined : repairDuration(originalVideo)), [originalVideo]);
 
@@ -74,7 +78,7 @@ export function ResultView({ job, original }: ResultViewProps) {
           <video
             key={result.url}
             ref={setSynced}
-            src={result.url}
+            src={withAccessToken(result.url, token)}
             controls
             playsInline
             preload="metadata"
@@ -94,7 +98,7 @@ export function ResultView({ job, original }: ResultViewProps) {
         )}
       </div>
       <div className="actions">
-        <a className="button primary" href={result.download_url} download={`lipsync-${shortId(job.id)}.mp4`}>
+        <a className="button primary" href={withAccessToken(result.download_url, token)} download={`lipsync-${shortId(job.id)}.mp4`}>
           Download
         </a>
         <button
