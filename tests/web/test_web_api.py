@@ -229,6 +229,9 @@ def test_damage_found_only_while_decoding_fails_the_job_with_its_reason(
         ({"colour": "red"}, 400, "unknown option 'colour'"),
         ({"engine": "nope"}, 400, "unknown engine 'nope'"),
         ({"engine": "wav2lip_gan"}, 409, "lipsync models install wav2lip_gan"),
+        ({"enhancer": "sharpest"}, 400, "unknown enhancer 'sharpest'"),
+        ({"enhancer": "codeformer"}, 409, "enhancer codeformer needs its weights"),
+        ({"temporal_smoothing": "2"}, 400, "temporal_smoothing must be between 0 and 1"),
     ],
 )
 def test_bad_options_are_refused_before_queueing(

@@ -79,6 +79,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     try:
         upload = read_submission(_upload_request(), job_dir, s.settings.jobs.limits)
         _check_engine(upload.options.engine, s)
+        _check_enhancer(upload.options.enhancer, s)
         job = s.store.create(
             job_id,
             options=options_to_json(upload.options),
@@ -112,6 +113,14 @@ def _check_engine(name: str, s: Services) -> None:
 
     if s.settings.jobs.check_models_on_submit or (name != "auto" and name not in ENGINES):
         choose_engine(name, s.models)  # raises OptionsError or ModelNotInstalledError
+
+
+def _check_enhancer(name: str, s: Services) -> None:
+    """The same for the enhancer: an unknown name always, missing weights when checked here."""
+    from ..enhance.registry import ENHANCERS, choose_enhancer
+
+    if s.settings.jobs.check_models_on_submit or (name != "none" and name not in ENHANCERS):
+        choose_enhancer(name, s.models)
 
 
 def _upload_request() -> UploadRequest:
