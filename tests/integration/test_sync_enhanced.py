@@ -98,3 +98,23 @@ def test_intermediates_hold_the_synced_and_enhanced_frames(
     assert (folder / "audio.wav").stat().st_size > 1000
     assert open_video(folder / "synced_lowq.mp4").frame_count == result.frames
     assert open_video(tmp_path / "mask.mp4").frame_count == result.frames
+
+
+def test_side_outputs_that_cannot_be_written_are_refused_before_any_work(
+    store: ModelStore, media: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from lipsync.errors import OptionsError
+
+    video, speech = media
+    out = tmp_path / "out.mp4"
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("keep me")
+    for side, needle in (
+        (SideOutputs(debug_mask=tmp_path / "mask.txt"), "must end in one of"),
+        (SideOutputs(debug_mask=out), "would overwrite"),
+        (SideOutputs(debug_mask=tmp_path / "missing" / "m.mp4"), "does not exist"),
+        (SideOutputs(keep_intermediates=a_file), "is a file"),
+    ):
+        with pytest.raises(OptionsError, match=needle):
+            sync(video, speech, out, SyncOptions(engine="builtin"), store=store, side_outputs=side)
+    assert not out.exists() and a_file.read_text() == "keep me"

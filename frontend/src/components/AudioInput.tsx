@@ -1,11 +1,11 @@
-import { useEffect, useState } from "react";
 import { formatClock } from "../lib/format";
 import type { MediaChoice } from "../lib/mediaChoice";
 import { repairDurationRef } from "../media/duration";
+import { useMediaSource } from "../media/useMediaSource";
 import { useRecorder } from "../media/useRecorder";
 import { ErrorBanner } from "./ErrorBanner";
 import { FilePicker } from "./FilePicker";
-import { SourceSwitch, type SourceMode } from "./SourceSwitch";
+import { SourceSwitch } from "./SourceSwitch";
 
 interface AudioInputProps {
   /** The current speech (recorded or uploaded), or null when there is none yet. */
@@ -15,24 +15,8 @@ interface AudioInputProps {
 /** The "Speech" section: record from the microphone with a level meter, or upload a file. */
 export function AudioInput({ onChange }: AudioInputProps) {
   const recorder = useRecorder({ kind: "audio", meter: true });
-  const [mode, setMode] = useState<SourceMode>(recorder.supported ? "record" : "upload");
-  const [uploaded, setUploaded] = useState<MediaChoice | null>(null);
+  const { mode, switchMode, setUploaded } = useMediaSource(recorder, "audio", onChange);
   const { recording, state } = recorder;
-
-  useEffect(() => {
-    if (mode === "upload") onChange(uploaded);
-    else
-      onChange(
-        recording === null
-          ? null
-          : { blob: recording.blob, filename: recording.filename, kind: "audio", source: "recorded" },
-      );
-  }, [mode, uploaded, recording, onChange]);
-
-  const switchMode = (next: SourceMode) => {
-    if (next === "upload" && state !== "recorded") recorder.discard();
-    setMode(next);
-  };
 
   const levelPercent = Math.round(recorder.level * 100);
   return (

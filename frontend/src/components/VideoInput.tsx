@@ -1,11 +1,12 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef } from "react";
 import { formatClock } from "../lib/format";
 import type { MediaChoice } from "../lib/mediaChoice";
 import { repairDurationRef } from "../media/duration";
+import { useMediaSource } from "../media/useMediaSource";
 import { useRecorder } from "../media/useRecorder";
 import { ErrorBanner } from "./ErrorBanner";
 import { FilePicker } from "./FilePicker";
-import { SourceSwitch, type SourceMode } from "./SourceSwitch";
+import { SourceSwitch } from "./SourceSwitch";
 
 const COUNTDOWN_S = 3;
 
@@ -17,20 +18,9 @@ interface VideoInputProps {
 /** The "Face" section: record from the camera after a countdown, or upload a video or photo. */
 export function VideoInput({ onChange }: VideoInputProps) {
   const recorder = useRecorder({ kind: "video", countdownS: COUNTDOWN_S });
-  const [mode, setMode] = useState<SourceMode>(recorder.supported ? "record" : "upload");
-  const [uploaded, setUploaded] = useState<MediaChoice | null>(null);
+  const { mode, switchMode, setUploaded } = useMediaSource(recorder, "video", onChange);
   const preview = useRef<HTMLVideoElement>(null);
   const { recording, state, stream } = recorder;
-
-  useEffect(() => {
-    if (mode === "upload") onChange(uploaded);
-    else
-      onChange(
-        recording === null
-          ? null
-          : { blob: recording.blob, filename: recording.filename, kind: "video", source: "recorded" },
-      );
-  }, [mode, uploaded, recording, onChange]);
 
   useEffect(() => {
     const element = preview.current;
@@ -39,11 +29,6 @@ export function VideoInput({ onChange }: VideoInputProps) {
     // Older browsers return no promise from play().
     if (stream !== null) element.play()?.catch(() => {});
   }, [stream]);
-
-  const switchMode = (next: SourceMode) => {
-    if (next === "upload" && state !== "recorded") recorder.discard();
-    setMode(next);
-  };
 
   const rerecord = () => {
     recorder.discard();

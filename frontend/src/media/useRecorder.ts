@@ -257,7 +257,8 @@ export function useRecorder(options: RecorderOptions): Recorder {
     setState((previous) => (previous === "recorded" ? previous : "idle"));
   }, [clearTimers, releaseDevice]);
 
-  const discard = useCallback(() => {
+  /** Stop any recording without keeping it (its chunks are ignored) and the timers. */
+  const abandon = useCallback(() => {
     generation.current += 1;
     const recorder = recorderRef.current;
     recorderRef.current = null;
@@ -266,6 +267,10 @@ export function useRecorder(options: RecorderOptions): Recorder {
       if (recorder.state !== "inactive") recorder.stop();
     }
     clearTimers();
+  }, [clearTimers]);
+
+  const discard = useCallback(() => {
+    abandon();
     releaseDevice();
     revokeUrl();
     setRecording(null);
@@ -274,26 +279,19 @@ export function useRecorder(options: RecorderOptions): Recorder {
     setLevel(0);
     setError(null);
     setState("idle");
-  }, [clearTimers, releaseDevice, revokeUrl]);
+  }, [abandon, releaseDevice, revokeUrl]);
 
   useEffect(() => {
     mounted.current = true;
     return () => {
       // Leaving the page or the section must turn the camera light off.
       mounted.current = false;
-      generation.current += 1;
-      const recorder = recorderRef.current;
-      recorderRef.current = null;
-      if (recorder !== null) {
-        recorder.onstop = null;
-        if (recorder.state !== "inactive") recorder.stop();
-      }
-      clearTimers();
+      abandon();
       stopTracks(streamRef.current);
       streamRef.current = null;
       revokeUrl();
     };
-  }, [clearTimers, revokeUrl]);
+  }, [abandon, revokeUrl]);
 
   return {
     state,
