@@ -127,7 +127,7 @@ class SyncOptions:
         None, "For a still image: output length in seconds (default: the speech's length)."
     )
     encoder_preset: str = _opt(
-        "superfast",
+        "ultrafast",
         "x264 speed preset of the output, ultrafast … veryslow: slower presets write smaller "
         "files at the same quality.",
     )

@@ -17,6 +17,18 @@ T = TypeVar("T")
 
 _POLL_S = 0.1
 _DONE = object()
+_QUEUE_BYTES = 128 * 1024**2  # frames waiting, at most, in one queue between two stages
+
+
+def queue_depth(batch_size: int, frame_bytes: int) -> int:
+    """How many frames the decoder may run ahead of an engine, and the engine ahead of the
+    encoder, when the engine takes and returns ``batch_size`` frames at a time.
+
+    A whole batch plus some slack: with shorter queues the decoder and the encoder stand idle
+    in turn while the engine works through a batch. Capped at ``_QUEUE_BYTES`` of frames of
+    ``frame_bytes`` each, never below 4.
+    """
+    return max(4, min(batch_size + 8, _QUEUE_BYTES // max(frame_bytes, 1)))
 
 
 def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:

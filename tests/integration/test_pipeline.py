@@ -217,3 +217,36 @@ def test_rotated_phone_clip_comes_out_upright(tiny_engine, rotated_clip, speech_
             source.height,
         )
     assert open_video(out).info.rotation == 0
+
+
+def test_the_frame_cache_changes_nothing_in_the_output(
+    tiny_engine, face_video, speech_wav, tmp_path
+):
+    # The second pass reads the pictures the first pass kept instead of decoding again.
+    outputs = []
+    for cache_bytes in (0, 10**9):
+        out = tmp_path / f"cache{cache_bytes}.mp4"
+        Pipeline(tiny_engine, SyncOptions(), frame_cache_bytes=cache_bytes).run(
+            face_video, speech_wav, out
+        )
+        outputs.append(decode_rgb(out))
+    for a, b in zip(*outputs, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_an_engine_that_gains_nothing_from_batches_gets_single_frames(
+    tiny_engine, face_video, speech_wav, tmp_path, monkeypatch
+):
+    sizes: list[int] = []
+    generate = tiny_engine.generate
+
+    def recording(batch):
+        sizes.append(len(batch))
+        return generate(batch)
+
+    monkeypatch.setattr(tiny_engine, "generate", recording)
+    monkeypatch.setattr(tiny_engine, "max_batch_size", 1, raising=False)
+    result = Pipeline(tiny_engine, SyncOptions(batch_size=8)).run(
+        face_video, speech_wav, tmp_path / "out.mp4"
+    )
+    assert set(sizes) == {1} and len(sizes) == result.frames

@@ -117,6 +117,44 @@ def test_block_reads_equal_a_full_decode(request: pytest.FixtureRequest, fixture
     assert list(source.frames(source.frame_count, source.frame_count + 5)) == []
 
 
+@pytest.mark.parametrize("fixture", ["face_video", "browser_webm"])
+def test_a_second_pass_from_the_cache_equals_decoding_again(
+    request: pytest.FixtureRequest, fixture: str
+) -> None:
+    path = request.getfixturevalue(fixture)
+    decoded = list(open_video(path, fps=50).frames())  # 50 fps: repeated frames too
+    cached = open_video(path, fps=50, cache_bytes=10**9)
+    first = list(cached.frames())
+    assert cached.cached_frames == len(first) == len(decoded)
+    for start, stop in [(0, None), (60, 75), (13, 31), (0, 1)]:
+        again = list(cached.frames(start, stop))
+        assert len(again) == len(decoded[start:stop])
+        for frame, expected in zip(again, decoded[start:stop], strict=True):
+            assert np.array_equal(frame, expected)
+    again[0][:] = 0  # each read is a new array: drawing on one leaves the cache alone
+    assert np.array_equal(next(cached.frames(0, 1)), decoded[0])
+    cached.drop_cache()
+    assert cached.cached_frames == 0
+    assert np.array_equal(next(cached.frames(0, 1)), decoded[0])
+
+
+def test_the_cache_keeps_a_prefix_within_its_budget(face_video: Path) -> None:
+    decoded = list(open_video(face_video).frames())
+    with av.open(str(face_video)) as container:  # the decoder's own picture, as cached
+        picture = next(container.decode(video=0))
+        frame_bytes = sum(plane.buffer_size for plane in picture.planes)
+    source = open_video(face_video, cache_bytes=10 * frame_bytes + frame_bytes // 2)
+    list(source.frames(0, 40))
+    assert source.cached_frames == 10
+    # The rest is decoded again, from a seek, and the whole reads as before.
+    for frame, expected in zip(source.frames(), decoded, strict=True):
+        assert np.array_equal(frame, expected)
+    # Only a first pass from the start fills the cache.
+    later = open_video(face_video, cache_bytes=10**9)
+    list(later.frames(5, 20))
+    assert later.cached_frames == 0
+
+
 def test_a_seek_that_overshoots_falls_back_to_decoding_from_the_start(
     face_video: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from lipsync import samples
 from lipsync.compose.warp import flipped
-from lipsync.engines.builtin.mouth_mesh import mouth_mesh
+from lipsync.engines.builtin.mouth_mesh import _TRIANGLES, mouth_mesh, triangulate_canonical
 from lipsync.engines.builtin.render import MouthRenderer, MouthSample, cut_sample
 from lipsync.errors import InputError, OptionsError
 from lipsync.faces import mouth as facemesh
@@ -207,6 +207,11 @@ def test_bad_input_is_refused(face: tuple[np.ndarray, np.ndarray]) -> None:
         MouthSample(np.zeros((4, 4), np.uint8), landmarks)
     with pytest.raises(OptionsError, match="feather"):
         MouthRenderer(feather=5.0)
+
+
+def test_the_stored_triangulation_is_the_canonical_faces_delaunay() -> None:
+    # Stored so that a run need not import scipy; it must stay what scipy computes.
+    assert np.array_equal(triangulate_canonical(), np.array(_TRIANGLES, np.int32))
 
 
 def test_the_mesh_never_folds_as_the_mouth_opens() -> None:

@@ -44,3 +44,13 @@ def test_scheduled_frames_follow_the_schedule_with_bounded_reads(loop, n_out, n_
     forward_lengths = {r.length for r in runs if r.step == 1}
     assert all(b - a <= block or b - a in forward_lengths for a, b in reads)
     assert all(0 <= a < b <= n_source for a, b in reads)
+
+
+def test_queues_hold_a_batch_and_some_slack_within_their_memory() -> None:
+    from lipsync.prefetch import queue_depth
+
+    frame_720p = 1280 * 720 * 3
+    assert queue_depth(1, frame_720p) == 9
+    assert queue_depth(16, frame_720p) == 24
+    assert queue_depth(64, 3840 * 2160 * 3) == 5  # 4K: 128 MiB hold five frames
+    assert queue_depth(64, 8192 * 8192 * 3) == 4  # never fewer than four

@@ -75,6 +75,10 @@ class Engine(ABC):
     composites_itself: bool = False
     # True: the pipeline also decodes the video's own sound track into ``ClipContext``.
     uses_video_audio: bool = False
+    # The most frames one ``generate`` call gains from (None: any number, as a network that
+    # batches them). An engine that renders frame by frame says 1: frames then flow to the
+    # encoder one by one, not in bursts that leave the decoder and the encoder idle in turn.
+    max_batch_size: int | None = None
 
     # The region ``generate`` regenerates: "face" (the whole face crop) or "mouth" (lips and
     # jaw); the enhancement stage improves that region unless told otherwise.

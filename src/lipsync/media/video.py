@@ -2,7 +2,8 @@
 
 Sources may be variable-rate (phones, browsers), rotated by metadata, or start late; the
 reader hides all of that: output frame ``i`` is the source picture on screen at time
-``i / fps``. Frames are decoded one container pass at a time and never held in bulk.
+``i / fps``. Frames are decoded one container pass at a time; only a source opened with a
+``cache_bytes`` budget keeps decoded pictures, for a second pass over the same frames.
 """
 
 from __future__ import annotations
@@ -37,10 +38,20 @@ class VideoSource:
     """A video file or still image read as constant-rate frames (see ``open_video``)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], fps: float | None = None, limits: Limits | None = None
+        self,
+        path: str | os.PathLike[str],
+        fps: float | None = None,
+        limits: Limits | None = None,
+        cache_bytes: int = 0,
     ) -> None:
         self.path = Path(path)
         self._limits = limits or Limits()
+        # Decoded pictures of frames 0, 1, … kept by the first pass from the start, up to
+        # ``cache_bytes``, in the decoder's own YUV (half the bytes of RGB), and converted
+        # again each time they are read: a second pass then decodes only what was not kept.
+        self._cache: list[VideoFrame] = []
+        self._cache_room = max(0, int(cache_bytes))
+        self._caching = cache_bytes > 0
         media = probe(self.path, self._limits)
         if media.video is None:
             raise NoVideoStreamError(f"{self.path.name} has no video stream")
@@ -101,6 +112,12 @@ class VideoSource:
         if self._info.is_still:
             yield self._read_still()
             return
+        kept_stop = min(stop, len(self._cache))
+        for index in range(start, kept_stop):
+            yield self._to_array(self._cache[index])
+        start = max(start, kept_stop)
+        if start >= stop:
+            return
         target_s = start / self._fps
         timed = self._timed_frames(seek_s=target_s if start > 0 else None)
         try:
@@ -138,7 +155,9 @@ class VideoSource:
                 shown_until = time_s + self._shown_for(frame)
                 while index < stop and time_s > index / self._fps + tolerance:
                     # Before the first frame's time (a late start) its picture is shown.
-                    yield self._to_array(held if held is not None else frame)
+                    shown = held if held is not None else frame
+                    self._keep(index, shown)
+                    yield self._to_array(shown)
                     index += 1
                 if index >= stop:
                     return
@@ -149,8 +168,31 @@ class VideoSource:
             return
         self._check_not_truncated(shown_until, index)
         while index < stop:
+            self._keep(index, held)
             yield self._to_array(held)
             index += 1
+
+    def _keep(self, index: int, frame: VideoFrame) -> None:
+        """Cache frame ``index`` if every frame before it is cached and there is room."""
+        if not self._caching or index != len(self._cache):
+            return
+        repeated = bool(self._cache) and self._cache[-1] is frame
+        size = 0 if repeated else sum(plane.buffer_size for plane in frame.planes)
+        if size > self._cache_room:
+            self._caching = False
+            return
+        self._cache_room -= size
+        self._cache.append(frame)
+
+    @property
+    def cached_frames(self) -> int:
+        """Frames 0 … cached_frames - 1 are kept decoded (see ``cache_bytes``)."""
+        return len(self._cache)
+
+    def drop_cache(self) -> None:
+        """Free the kept pictures; later reads decode again."""
+        self._cache = []
+        self._caching = False
 
     def _shown_for(self, frame: VideoFrame) -> float:
         """Seconds a frame stays on screen: its own duration, else one nominal interval."""
@@ -211,11 +253,15 @@ class VideoSource:
 
 
 def open_video(
-    path: str | os.PathLike[str], fps: float | None = None, limits: Limits | None = None
+    path: str | os.PathLike[str],
+    fps: float | None = None,
+    limits: Limits | None = None,
+    cache_bytes: int = 0,
 ) -> VideoSource:
     """Open a video or still image for constant-rate reading at ``fps`` (default: nominal).
 
     Probes the file now (raising the MediaError family, NoVideoStreamError when it holds
-    no picture); frames are decoded only when ``frames()`` is iterated.
+    no picture); frames are decoded only when ``frames()`` is iterated. ``cache_bytes``:
+    memory for keeping the first pass's decoded pictures for a second pass (0: none).
     """
-    return VideoSource(path, fps=fps, limits=limits)
+    return VideoSource(path, fps=fps, limits=limits, cache_bytes=cache_bytes)

@@ -29,6 +29,7 @@ from av.video.stream import VideoStream
 
 from ..errors import EmptyMediaError, OptionsError
 from ..options import X264_PRESETS
+from ..threads import small_machine
 from .audio import AudioSource
 
 _CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -135,9 +136,10 @@ class VideoWriter:
 
     def _add_video_stream(self, container: OutputContainer) -> VideoStream:
         if not self._lossless:
-            stream = container.add_stream(
-                "libx264", rate=self.rate, options={"crf": str(self._crf), "preset": self._preset}
-            )
+            options = {"crf": str(self._crf), "preset": self._preset}
+            if small_machine():
+                options["threads"] = "1"  # see lipsync.threads
+            stream = container.add_stream("libx264", rate=self.rate, options=options)
             stream.width = self.width + self.width % 2
             stream.height = self.height + self.height % 2
             stream.pix_fmt = "yuv420p"

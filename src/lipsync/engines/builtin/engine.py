@@ -63,6 +63,7 @@ class BuiltinEngine(Engine):
     composites_itself = True
     uses_video_audio = True
     regenerated_region = "mouth"
+    max_batch_size = 1  # mouths are rendered one frame at a time
 
     def __init__(
         self,

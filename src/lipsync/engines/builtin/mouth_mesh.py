@@ -179,20 +179,78 @@ def _positions(indices: bytes, facemesh_indices: tuple[int, ...]) -> list[int]:
     return [lookup[index] for index in facemesh_indices]
 
 
-@functools.lru_cache(maxsize=1)
-def mouth_mesh() -> MouthMesh:
-    """The renderer's mesh (built once per process, about 2 ms)."""
+def _canonical_points() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """FaceMesh indices (K,), their canonical points (K, 2), the anchors (A, 2), and the
+    points the triangulation is made over: the canonical face with its mouth opened wide,
+    then the anchors ((K + A, 2))."""
     indices = np.array(list(_CANONICAL), np.int64)
     canonical = np.array([_CANONICAL[i] for i in indices], np.float64)
-    opening = opening_weights(canonical, indices)
     anchor_base = np.array([_CANONICAL[i] for i in ANCHOR_BASE])
     anchors = anchor_points(
         anchor_base, np.array(_CANONICAL_NOSE_TIP), np.array([0.0, 1.0]), _CANONICAL_ANCHOR_MARGIN
     )
     opened = canonical.copy()
-    opened[:, 1] += _TRIANGULATION_OPENING * opening
-    points = np.concatenate([opened, anchors])
-    triangles = triangulate(points)
+    opened[:, 1] += _TRIANGULATION_OPENING * opening_weights(canonical, indices)
+    return indices, canonical, anchors, np.concatenate([opened, anchors])
+
+
+def triangulate_canonical() -> np.ndarray:
+    """int32 (T, 3): the Delaunay triangulation of the opened canonical face and its anchors,
+    computed (with scipy); ``_TRIANGLES`` is this, stored."""
+    return triangulate(_canonical_points()[3])
+
+
+# ``triangulate_canonical()``, stored: computing it needs scipy, whose import alone costs
+# almost a second of every run. A unit test recomputes it; after changing the canonical
+# face, print ``triangulate_canonical().tolist()`` here.
+_TRIANGLES: tuple[tuple[int, int, int], ...] = (
+    (100, 69, 102), (126, 99, 127), (99, 107, 127), (126, 98, 99), (50, 69, 100), (98, 125, 124),
+    (125, 98, 126), (104, 101, 102), (104, 103, 101), (103, 104, 73), (108, 110, 106),
+    (108, 100, 102), (110, 108, 107), (69, 68, 102), (93, 120, 119), (97, 98, 124), (123, 97, 124),
+    (97, 123, 96), (120, 94, 121), (94, 120, 93), (98, 82, 99), (51, 50, 100), (108, 51, 100),
+    (83, 103, 73), (81, 83, 73), (3, 68, 69), (123, 122, 96), (80, 97, 96), (80, 71, 58),
+    (76, 94, 93), (94, 76, 71), (110, 74, 106), (74, 82, 55), (97, 78, 98), (80, 78, 97),
+    (118, 91, 119), (116, 89, 117), (66, 67, 1), (67, 105, 68), (105, 104, 102), (68, 105, 102),
+    (104, 105, 73), (105, 66, 73), (66, 105, 67), (65, 81, 73), (66, 65, 73), (65, 64, 81),
+    (64, 65, 11), (64, 11, 12), (103, 85, 101), (83, 85, 103), (101, 85, 111), (85, 83, 81),
+    (4, 3, 69), (41, 4, 5), (4, 50, 5), (50, 4, 69), (41, 24, 23), (122, 95, 96), (95, 94, 71),
+    (94, 95, 121), (95, 122, 121), (95, 80, 96), (80, 95, 71), (72, 76, 93), (82, 84, 99),
+    (74, 84, 82), (109, 110, 107), (109, 74, 110), (109, 84, 74), (109, 107, 99), (84, 109, 99),
+    (74, 54, 106), (54, 74, 55), (54, 53, 106), (78, 56, 98), (56, 82, 98), (82, 56, 55),
+    (56, 19, 55), (45, 13, 12), (13, 45, 46), (70, 90, 89), (89, 90, 117), (118, 90, 91),
+    (90, 118, 117), (75, 70, 61), (75, 72, 91), (72, 75, 61), (90, 75, 91), (75, 90, 70),
+    (16, 17, 58), (49, 48, 36), (17, 48, 49), (48, 17, 16), (59, 16, 58), (71, 59, 58),
+    (76, 59, 71), (72, 59, 76), (59, 15, 16), (19, 10, 55), (10, 54, 55), (43, 42, 5),
+    (24, 42, 25), (42, 41, 5), (42, 24, 41), (24, 31, 23), (31, 22, 23), (22, 31, 20), (65, 0, 11),
+    (0, 31, 11), (31, 0, 20), (20, 0, 1), (0, 66, 1), (0, 65, 66), (79, 70, 89), (85, 112, 111),
+    (112, 86, 113), (86, 112, 85), (64, 86, 81), (86, 85, 81), (37, 49, 36), (37, 38, 49),
+    (92, 72, 93), (72, 92, 91), (92, 93, 119), (91, 92, 119), (57, 78, 80), (57, 56, 78),
+    (57, 80, 58), (17, 57, 58), (70, 62, 61), (79, 62, 70), (14, 15, 61), (14, 13, 46),
+    (62, 14, 61), (14, 62, 13), (60, 59, 72), (60, 15, 59), (60, 72, 61), (15, 60, 61),
+    (47, 14, 46), (14, 47, 15), (47, 48, 16), (15, 47, 16), (52, 51, 108), (52, 7, 51),
+    (52, 108, 106), (53, 52, 106), (7, 6, 51), (6, 43, 5), (50, 6, 5), (51, 6, 50), (35, 25, 36),
+    (35, 47, 46), (48, 35, 36), (47, 35, 48), (34, 24, 25), (35, 34, 25), (45, 34, 46),
+    (34, 35, 46), (22, 40, 23), (40, 22, 3), (40, 41, 23), (40, 4, 41), (4, 40, 3), (22, 2, 3),
+    (67, 2, 1), (2, 20, 1), (2, 67, 68), (3, 2, 68), (77, 86, 64), (42, 26, 25), (26, 42, 43),
+    (25, 26, 36), (26, 37, 36), (8, 52, 53), (52, 8, 7), (57, 18, 56), (18, 38, 19), (56, 18, 19),
+    (38, 18, 49), (18, 17, 49), (18, 57, 17), (63, 62, 79), (77, 63, 79), (13, 63, 12),
+    (62, 63, 13), (63, 64, 12), (63, 77, 64), (33, 31, 24), (34, 33, 24), (33, 34, 45),
+    (21, 22, 20), (2, 21, 20), (21, 2, 22), (77, 87, 86), (87, 77, 79), (38, 39, 19), (37, 39, 38),
+    (26, 39, 37), (39, 10, 19), (39, 30, 10), (8, 28, 7), (39, 28, 30), (30, 9, 10), (8, 9, 30),
+    (10, 9, 54), (54, 9, 53), (9, 8, 53), (32, 45, 12), (32, 33, 45), (33, 32, 31), (11, 32, 12),
+    (31, 32, 11), (86, 114, 113), (87, 114, 86), (114, 87, 115), (88, 79, 89), (88, 87, 79),
+    (87, 88, 115), (88, 116, 115), (116, 88, 89), (29, 8, 30), (28, 29, 30), (29, 28, 8),
+    (28, 44, 7), (6, 44, 43), (44, 6, 7), (27, 26, 43), (44, 27, 43), (27, 44, 28), (27, 39, 26),
+    (27, 28, 39), (107, 101, 111), (127, 107, 111), (107, 108, 101), (101, 108, 102),
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def mouth_mesh() -> MouthMesh:
+    """The renderer's mesh (built once per process, about 2 ms)."""
+    indices, canonical, anchors, _ = _canonical_points()
+    opening = opening_weights(canonical, indices)
+    triangles = np.array(_TRIANGLES, np.int32)
 
     inner = np.isin(indices, facemesh.LIPS_INNER)
     is_inner = np.concatenate([inner, np.zeros(len(anchors), bool)])

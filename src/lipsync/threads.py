@@ -1,0 +1,49 @@
+"""How many threads the libraries' own pools get (OpenCV, LiteRT, x264).
+
+The pipeline already runs its stages side by side: a decoding thread, the engine, an encoding
+thread, and phone recognition in a child process. On a machine with few cores those fill it,
+and a library's pool of its own only adds hand-offs and spinning. Measured on two cores, 20 s
+of 720p through the built-in engine: OpenCV's pool cost about 1.3 s of system time spent
+waking its workers, and x264's frame threads add a fifth to its CPU per frame. On such a
+machine every pool gets one thread; on a larger one the libraries choose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+SMALL_MACHINE_CORES = 2
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def small_machine() -> bool:
+    """True when the pipeline's own threads already fill the cores."""
+    return available_cores() <= SMALL_MACHINE_CORES
+
+
+@contextlib.contextmanager
+def opencv_threads() -> Iterator[None]:
+    """For one run: OpenCV on the calling thread only on a small machine; restored after.
+
+    OpenCV's setting is process-wide, so a run that overlaps another in the same process
+    may leave the other's choice in place; only speed depends on it.
+    """
+    import cv2
+
+    if not small_machine():
+        yield
+        return
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
