@@ -250,7 +250,7 @@ def mouth_mesh() -> MouthMesh:
     """The renderer's mesh (built once per process, about 2 ms)."""
     indices, canonical, anchors, _ = _canonical_points()
     opening = opening_weights(canonical, indices)
-    triangles = np.array(_TRIANGLES, np.int32)
+    triangles: np.ndarray = np.array(_TRIANGLES, np.int32)
 
     inner = np.isin(indices, facemesh.LIPS_INNER)
     is_inner = np.concatenate([inner, np.zeros(len(anchors), bool)])
@@ -264,7 +264,7 @@ def mouth_mesh() -> MouthMesh:
     moving, cavity = triangles[~still], cavity[~still]
     order = np.argsort(~cavity, kind="stable")
     triangles, cavity = moving[order], cavity[order]
-    appearance = (triangles < len(indices)).all(axis=1)
+    appearance = np.asarray(triangles < len(indices)).all(axis=1)
 
     lateral = np.abs(canonical[:, 0])
     fixed = np.isin(indices, FIXED)
