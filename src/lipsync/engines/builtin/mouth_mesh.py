@@ -264,7 +264,7 @@ def mouth_mesh() -> MouthMesh:
     moving, cavity = triangles[~still], cavity[~still]
     order = np.argsort(~cavity, kind="stable")
     triangles, cavity = moving[order], cavity[order]
-    appearance = np.asarray(triangles < len(indices)).all(axis=1)
+    appearance = np.asarray((triangles < len(indices)).all(axis=1))
 
     lateral = np.abs(canonical[:, 0])
     fixed = np.isin(indices, FIXED)
