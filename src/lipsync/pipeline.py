@@ -2,13 +2,15 @@
 
 Two passes over the video, both streaming:
 
-1. **Analysis**: decode at a constant frame rate and track the chosen face, keeping only boxes
-   and landmarks (a few KB per frame).
+1. **Analysis**: decode at a constant frame rate and track the chosen face, keeping boxes and
+   landmarks (a few KB per frame) and, for a quick engine while the frame cache lasts, the
+   decoded pictures.
 2. **Synthesis**: follow the output schedule (trim, forward loop or ping-pong), feed batches
    of frames to the engine, blend the regenerated faces in and encode while frames arrive.
 
-Memory is bounded by the batch size and the reverse-read block, never by the video's length.
-Components (engine, tracker) are injected, so tests and later engines slot in without changes.
+Memory is bounded by the batch size, the reverse-read block and the frame cache (the first
+pass's decoded pictures, kept for the second while ``frame_cache_bytes`` lasts, for an engine
+that asks), never by the video's length. Components (engine, tracker) are injected, so tests and later engines slot in without changes.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _REVERSE_BLOCK_BYTES = 192 * 1024**2  # frames held while reading a ping-pong run backwards
-# Decoded pictures the first pass keeps for the second, which then decodes only the rest:
-# 20 s of 720p (1.4 MB a frame in YUV 4:2:0); decoding is a fifth of the built-in engine's CPU.
+# Decoded pictures the first pass keeps for the second, for an engine that asks
+# (``Engine.cache_frames``): 20 s of 720p (1.4 MB a frame in YUV 4:2:0).
 FRAME_CACHE_BYTES = 1024**3
 
 
@@ -171,8 +173,9 @@ class Pipeline:
         start = time.perf_counter()
         speech = Speech(load_speech(audio, self.limits), 16000)
         timer.add("audio", start)
+        cache_bytes = self.frame_cache_bytes if self.engine.cache_frames else 0
         source = open_video(
-            video, fps=self.options.fps, limits=self.limits, cache_bytes=self.frame_cache_bytes
+            video, fps=self.options.fps, limits=self.limits, cache_bytes=cache_bytes
         )
         try:
             with opencv_threads():  # one OpenCV thread on a small machine: see lipsync.threads

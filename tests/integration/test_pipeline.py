@@ -11,7 +11,7 @@ import pytest
 
 from lipsync.errors import NoFaceError, OptionsError
 from lipsync.media.audio import load_speech
-from lipsync.media.video import open_video
+from lipsync.media.video import VideoSource, open_video
 from lipsync.options import SyncOptions
 from lipsync.pipeline import Pipeline
 from lipsync.progress import CancelToken, ProgressEvent
@@ -220,9 +220,19 @@ def test_rotated_phone_clip_comes_out_upright(tiny_engine, rotated_clip, speech_
 
 
 def test_the_frame_cache_changes_nothing_in_the_output(
-    tiny_engine, face_video, speech_wav, tmp_path
+    tiny_engine, face_video, speech_wav, tmp_path, monkeypatch
 ):
-    # The second pass reads the pictures the first pass kept instead of decoding again.
+    # For an engine that asks, the second pass reads the pictures the first pass kept
+    # instead of decoding them again.
+    monkeypatch.setattr(tiny_engine, "cache_frames", True, raising=False)
+    kept: list[int] = []
+    drop_cache = VideoSource.drop_cache
+
+    def recording(source: VideoSource) -> None:
+        kept.append(source.cached_frames)
+        drop_cache(source)
+
+    monkeypatch.setattr(VideoSource, "drop_cache", recording)
     outputs = []
     for cache_bytes in (0, 10**9):
         out = tmp_path / f"cache{cache_bytes}.mp4"
@@ -230,6 +240,7 @@ def test_the_frame_cache_changes_nothing_in_the_output(
             face_video, speech_wav, out
         )
         outputs.append(decode_rgb(out))
+    assert kept[0] == 0 and kept[1] == open_video(face_video).frame_count
     for a, b in zip(*outputs, strict=True):
         assert np.array_equal(a, b)
 

@@ -79,6 +79,11 @@ class Engine(ABC):
     # batches them). An engine that renders frame by frame says 1: frames then flow to the
     # encoder one by one, not in bursts that leave the decoder and the encoder idle in turn.
     max_batch_size: int | None = None
+    # True: the engine is quick enough that decoding the video twice is a noticeable share of
+    # a run (a fifth of the built-in engine's CPU), so the pipeline keeps the first pass's
+    # decoded pictures for the second, up to its ``frame_cache_bytes``. Not worth the memory
+    # beside Wav2Lip on a CPU, where decoding is 3 % of the time.
+    cache_frames: bool = False
 
     # The region ``generate`` regenerates: "face" (the whole face crop) or "mouth" (lips and
     # jaw); the enhancement stage improves that region unless told otherwise.

@@ -64,6 +64,7 @@ class BuiltinEngine(Engine):
     uses_video_audio = True
     regenerated_region = "mouth"
     max_batch_size = 1  # mouths are rendered one frame at a time
+    cache_frames = True
 
     def __init__(
         self,
