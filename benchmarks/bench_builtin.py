@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import prepare_720p_clip
+from bench_pipeline import peak_rss_mb, prepare_720p_clip
 
 
 def run_child(video: str, audio: str, out: str) -> dict[str, object]:
@@ -40,7 +39,7 @@ def run_child(video: str, audio: str, out: str) -> dict[str, object]:
         "rtf": wall / result.duration_s,
         "fps": result.frames / wall,
         "timings": result.timings,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -28,6 +28,17 @@ SHARED_CLIP = REPO.parent / "shared" / "media" / "latentsync_demo3_video_youngma
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set since it started, in MB.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that over from the parent through fork
+    and exec, so a child run would report at least its parent's peak. ``VmHWM`` belongs to
+    the address space, which exec replaces.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
