@@ -46,13 +46,17 @@ def page_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def short_media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A 1.5 s face clip and about a second of speech: a job of a few seconds."""
+    """A 4 s face clip and about 3 s of speech: a job of a few seconds, long enough that the
+    stream shows it part-way through (the worker writes progress every 0.25 s and the stream
+    polls every 0.5 s; a job of one second could go from 0 to done between two polls)."""
     folder = tmp_path_factory.mktemp("deploy-media")
     try:
-        speech = samples.speech_wav(folder / "speech.wav", text="hello there")
+        speech = samples.speech_wav(
+            folder / "speech.wav", text="hello there, this job goes through the proxy"
+        )
     except samples.ToolNotFoundError as error:
         pytest.skip(str(error))
-    return samples.face_video(folder / "face.mp4", seconds=1.5), speech
+    return samples.face_video(folder / "face.mp4", seconds=4.0), speech
 
 
 @pytest.fixture(scope="module")
