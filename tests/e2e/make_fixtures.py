@@ -78,9 +78,20 @@ def make_fixtures(directory: Path) -> dict[str, str]:
 
     speech = samples.speech_wav(directory / "speech.wav", text=UPLOAD_TEXT)
     face = samples.face_video(directory / "face.mp4", seconds=3.0, size=(256, 256))
+    # A job that still runs when a test cancels it, a few seconds after submitting: the short
+    # pair above can finish first.
+    long_speech = samples.speech_wav(directory / "long-speech.wav", text=MICROPHONE_TEXT)
+    long_face = samples.face_video(directory / "long-face.mp4", seconds=20.0, size=(256, 256))
     notes = directory / "notes.mp4"
     notes.write_text("These are meeting notes, not a video.\n", encoding="utf-8")
-    paths = {"camera": camera, "microphone": microphone, "face": face, "speech": speech}
+    paths = {
+        "camera": camera,
+        "microphone": microphone,
+        "face": face,
+        "speech": speech,
+        "long_face": long_face,
+        "long_speech": long_speech,
+    }
     return {role: str(path.absolute()) for role, path in {**paths, "bad": notes}.items()}
 
 

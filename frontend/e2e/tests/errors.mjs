@@ -60,9 +60,10 @@ test("a lost connection offers Retry, and a running job can be cancelled", { tim
   withPage("error-connection", async (page, shot) => {
     await page.goto("/");
     await page.getByRole("radio", { name: "Upload audio" }).check();
-    await page.getByLabel("Audio file", { exact: true }).setInputFiles(env.fixtures.speech);
+    // The long pair: the job must still be running when Cancel is pressed.
+    await page.getByLabel("Audio file", { exact: true }).setInputFiles(env.fixtures.long_speech);
     await page.getByRole("radio", { name: "Upload video or photo" }).check();
-    await page.getByLabel("Video or photo file", { exact: true }).setInputFiles(env.fixtures.face);
+    await page.getByLabel("Video or photo file", { exact: true }).setInputFiles(env.fixtures.long_face);
 
     // The network drops just as the upload starts.
     const dropUploads = (route) =>
