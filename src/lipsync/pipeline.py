@@ -10,7 +10,8 @@ Two passes over the video, both streaming:
 
 Memory is bounded by the batch size, the reverse-read block and the frame cache (the first
 pass's decoded pictures, kept for the second while ``frame_cache_bytes`` lasts, for an engine
-that asks), never by the video's length. Components (engine, tracker) are injected, so tests and later engines slot in without changes.
+that asks), never by the video's length. Components (engine, tracker) are injected, so tests
+and later engines slot in without changes.
 """
 
 from __future__ import annotations

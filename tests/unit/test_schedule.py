@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from lipsync.prefetch import queue_depth
 from lipsync.schedule import output_frame_count, plan_runs, scheduled_frames, source_index
 
 
@@ -47,8 +48,6 @@ def test_scheduled_frames_follow_the_schedule_with_bounded_reads(loop, n_out, n_
 
 
 def test_queues_hold_a_batch_and_some_slack_within_their_memory() -> None:
-    from lipsync.prefetch import queue_depth
-
     frame_720p = 1280 * 720 * 3
     assert queue_depth(1, frame_720p) == 9
     assert queue_depth(16, frame_720p) == 24
