@@ -30,10 +30,12 @@ from .engines.base import ClipContext, Engine, EngineInput, Speech
 from .errors import NoAudioStreamError, NoFaceError, NoVideoStreamError, OptionsError
 from .faces.tracker import FaceTracker
 from .faces.types import FaceTrack
+from .media import encoder_process
 from .media.audio import iter_audio, load_speech
+from .media.encoder_process import EncoderProcess
 from .media.probe import MediaInfo, probe
 from .media.video import VideoSource, open_video
-from .media.writer import BackgroundWriter, VideoWriter
+from .media.writer import BackgroundWriter, FrameSink, VideoWriter
 from .models.store import ModelStore
 from .options import Limits, SyncOptions, parse_face_choice
 from .prefetch import prefetch, queue_depth
@@ -302,11 +304,28 @@ class Pipeline:
         reporter = Reporter("sync", n_out, progress, cancel)
         frames_with_face = 0
 
-        def read(start: int, stop: int) -> Iterator[np.ndarray]:
-            return source.frames(start, stop)
+        # One forward run (the speech is no longer than the video) reads every frame once,
+        # so the first pass's kept pictures can go as they are read.
+        last_read = len(runs) == 1 and runs[0].step == 1
 
-        def open_writer(path: Path) -> VideoWriter:
-            return VideoWriter(
+        def read(start: int, stop: int) -> Iterator[np.ndarray]:
+            return source.frames(start, stop, release=last_read)
+
+        def open_writer(path: Path) -> FrameSink:
+            if not options.lossless and encoder_process.supported():
+                child = EncoderProcess(
+                    path,
+                    source.fps,
+                    source.width,
+                    source.height,
+                    audio=audio,
+                    limits=self.limits,
+                    preset=options.encoder_preset,
+                    slots=depth,
+                )
+                files.callback(child.abort)  # nothing to do once it was closed
+                return child
+            writer = VideoWriter(
                 path,
                 source.fps,
                 source.width,
@@ -315,16 +334,13 @@ class Pipeline:
                 lossless=options.lossless,
                 preset=options.encoder_preset,
             )
+            return BackgroundWriter(files.enter_context(writer), depth)
 
         with contextlib.ExitStack() as files:
-            # Encoding runs beside decoding and the engine; "encode" below is the time spent
-            # waiting for it.
-            writer = BackgroundWriter(files.enter_context(open_writer(output)), depth)
-            debug_writer = (
-                BackgroundWriter(files.enter_context(open_writer(side.debug_mask)), depth)
-                if side.debug_mask is not None
-                else None
-            )
+            # Encoding runs beside decoding and the engine (in a child process where it
+            # can); "encode" below is the time spent waiting for it.
+            writer = open_writer(output)
+            debug_writer = open_writer(side.debug_mask) if side.debug_mask is not None else None
             intermediates = (
                 files.enter_context(
                     self._open_intermediates(side.keep_intermediates, source, audio)
@@ -400,8 +416,8 @@ class _Finisher:
         self,
         pipeline: Pipeline,
         timer: StageTimer,
-        writer: BackgroundWriter,
-        debug_writer: BackgroundWriter | None,
+        writer: FrameSink,
+        debug_writer: FrameSink | None,
         intermediates: Intermediates | None,
     ) -> None:
         self.stage = pipeline.enhance_stage

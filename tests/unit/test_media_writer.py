@@ -112,6 +112,19 @@ def test_odd_sizes_are_padded_by_repeating_the_edge(tmp_path: Path) -> None:
     assert np.abs(decoded[0][:49, 65].astype(int) - frames[0][:, 64]).mean() < 3
 
 
+@pytest.mark.parametrize(("height", "width"), [(40, 96), (48, 100), (50, 64), (50, 98)])
+def test_frames_of_any_even_size_keep_their_pixels(tmp_path: Path, height: int, width: int) -> None:
+    # The writer wraps the converted planes without copying them when the chroma planes have
+    # an even number of rows (height 40, 48) and copies them otherwise (50: 25 chroma rows).
+    path = tmp_path / f"{width}x{height}.mp4"
+    frames = _smooth_frames(3, height, width)
+    _write(path, frames, 25, crf=0, preset="ultrafast")
+    decoded = list(open_video(path).frames())
+    assert len(decoded) == 3
+    for got, want in zip(decoded, frames, strict=True):
+        assert np.abs(got.astype(int) - want).mean() < 3
+
+
 def test_mp4_and_mov_put_the_index_first(tmp_path: Path) -> None:
     for name in ("fast.mp4", "fast.mov"):
         path = tmp_path / name

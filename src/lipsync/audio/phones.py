@@ -59,12 +59,13 @@ their detail; the decoder's cepstral mean normalisation removes the gain itself.
 SILENT_PHONE_DB = -70.0
 """A recognised phone whose audio is quieter than this (dBFS RMS, before gain) is silence."""
 
-# Decoder settings recommended for phone recognition with the allphone search: a low
-# language weight, so the phone n-gram does not overrule the acoustics, and narrower beams
-# (faster, with no measurable loss on this small model).
+# Decoder settings for phone recognition with the allphone search: a low language weight,
+# so the phone n-gram does not overrule the acoustics, and beams narrower than the default.
+# 1e-12 gave the same phones, frame for frame, as 1e-20 on seven clips (English, Chinese,
+# German, Japanese), 5-30 % faster; 1e-10 changed 1-3 % of the frames and 1e-8 most.
 _LANGUAGE_WEIGHT = 2.0
-_BEAM = 1e-20
-_PHONE_BEAM = 1e-20
+_BEAM = 1e-12
+_PHONE_BEAM = 1e-12
 
 
 @dataclass(frozen=True)

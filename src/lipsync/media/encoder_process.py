@@ -1,0 +1,295 @@
+"""Encoding in a child process, so that x264 never waits for the GIL.
+
+PyAV releases the GIL while x264 encodes, but it takes it back several times per frame (to
+wrap the picture, to call the encoder, to mux each packet), and each time it waits for the
+engine's Python code to let go: beside a busy Python thread a 720p frame took 16 ms to
+encode instead of 4.4. In a child process the encoder has no GIL to share.
+
+The child runs an ordinary ``VideoWriter`` (H.264 + AAC, published atomically as usual). The
+parent copies each RGB frame into one of ``slots`` frame-sized slots of a shared memory file
+(a memfd, inherited by the child) and sends its number; the child hands the number back once
+the frame is encoded, and the parent waits for a slot only when all are in use. A plain
+``python -m lipsync.media.encoder_process`` is started rather than multiprocessing: spawning
+re-imports the caller's ``__main__``, which a library cannot assume is guarded.
+
+Protocol, all integers 4 bytes little-endian. Parent → child (stdin): one JSON line of
+settings, then slot numbers, then ``_FINISH`` or ``_ABORT``. Child → parent (stdout): the
+slot numbers it is done with, then ``_FINISHED`` once the file is published. On an error the
+child writes ``ClassName<TAB>message`` to stderr and exits with ``_ERROR_STATUS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import mmap
+import os
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .. import errors
+from ..errors import LipsyncError
+from ..options import Limits
+
+_FINISH = 0xFFFF_FFFF
+_ABORT = 0xFFFF_FFFE
+_FINISHED = 0xFFFF_FFFD
+_ERROR_STATUS = 3
+_WORD = struct.Struct("<I")
+
+
+def supported() -> bool:
+    """Whether frames can be shared with a child here (Linux: memfd_create)."""
+    return hasattr(os, "memfd_create")
+
+
+def _child_environment() -> dict[str, str]:
+    """This environment, with this copy of lipsync first on the child's import path (it may
+    have been found through ``sys.path`` rather than installed)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    inherited = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        "PYTHONPATH": package_root if not inherited else package_root + os.pathsep + inherited,
+    }
+
+
+class EncoderProcess:
+    """A ``VideoWriter`` in normal mode (H.264 + AAC from ``audio``, a file path) running in a
+    child process; ``write`` / ``close`` / ``abort`` as ``BackgroundWriter``.
+
+    Arguments as ``VideoWriter``'s. ``slots``: frames that may wait for the encoder.
+    Raises the child's LipsyncError (the same class and message) from ``write`` or
+    ``close``; LipsyncError when the child cannot start or dies.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fps: float,
+        width: int,
+        height: int,
+        *,
+        audio: str | os.PathLike[str] | None = None,
+        limits: Limits | None = None,
+        crf: int = 18,
+        preset: str = "veryfast",
+        slots: int = 8,
+    ) -> None:
+        if width < 1 or height < 1:
+            raise errors.OptionsError(f"frame size must be positive, got {width}×{height}")
+        if slots < 1:
+            raise errors.OptionsError(f"slots must be at least 1, got {slots}")
+        self._shape = (height, width, 3)
+        self._frame_bytes = height * width * 3
+        self._memfd = os.memfd_create("lipsync-frames")
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: list[bytes] = []
+        self._ended = False
+        try:
+            os.ftruncate(self._memfd, slots * self._frame_bytes)
+            self._memory = mmap.mmap(self._memfd, slots * self._frame_bytes)
+            self._slots = np.frombuffer(self._memory, np.uint8).reshape(slots, *self._shape)
+            self._free = list(range(slots))
+            settings = {
+                "path": str(path),
+                "fps": fps,
+                "width": width,
+                "height": height,
+                "audio": None if audio is None else str(audio),
+                "limits": dataclasses.asdict(limits or Limits()),
+                "crf": crf,
+                "preset": preset,
+                "memfd": self._memfd,
+                "slots": slots,
+            }
+            try:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", __name__],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    pass_fds=(self._memfd,),
+                    env=_child_environment(),
+                )
+            except OSError as exc:
+                raise LipsyncError(f"could not start the encoder process: {exc}") from None
+            # Errors are read as they come, so a chatty child never blocks on a full pipe.
+            self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+            self._stderr_reader.start()
+            self._send_bytes(json.dumps(settings).encode() + b"\n")
+        except BaseException:
+            self._release()
+            raise
+
+    # -- the parent's side ------------------------------------------------------------------
+
+    def write(self, frame: np.ndarray) -> None:
+        """Queue one uint8 RGB (H, W, 3) frame (copied: the array may be reused at once)."""
+        if frame.shape != self._shape or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be uint8 {self._shape}, got {frame.dtype} {frame.shape}")
+        while not self._free:
+            self._free.append(self._receive())
+        slot = self._free.pop()
+        np.copyto(self._slots[slot], frame)
+        self._send(slot)
+
+    def close(self) -> None:
+        """Encode what is queued, publish the file and stop the child; raises its error."""
+        self._ended = True
+        self._send(_FINISH)
+        while self._receive() != _FINISHED:
+            pass
+        self._wait()
+        self._release()
+
+    def abort(self) -> None:
+        """Stop without publishing anything (the child removes its partial file); nothing
+        to do after ``close``."""
+        if self._ended:
+            return
+        self._ended = True
+        with contextlib.suppress(LipsyncError):
+            self._send(_ABORT)
+        process = self._process
+        if process is not None:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._release()
+
+    def _send(self, word: int) -> None:
+        self._send_bytes(_WORD.pack(word))
+
+    def _send_bytes(self, data: bytes) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        try:
+            self._process.stdin.write(data)
+            self._process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            self._raise_child_error()
+
+    def _receive(self) -> int:
+        assert self._process is not None and self._process.stdout is not None
+        data = self._process.stdout.read(_WORD.size)
+        if len(data) < _WORD.size:
+            self._raise_child_error()
+        return int(_WORD.unpack(data)[0])
+
+    def _drain_stderr(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        for line in self._process.stderr:
+            self._stderr.append(line)
+
+    def _wait(self) -> int:
+        assert self._process is not None
+        status = self._process.wait()
+        self._stderr_reader.join(timeout=5)
+        return status
+
+    def _raise_child_error(self) -> None:
+        status = self._wait()
+        self._release()
+        text = b"".join(self._stderr).decode("utf-8", "replace").strip()
+        if status == _ERROR_STATUS and "\t" in text:
+            name, message = text.splitlines()[-1].split("\t", 1)
+            kind = getattr(errors, name, None)
+            if isinstance(kind, type) and issubclass(kind, LipsyncError):
+                raise kind(message)
+        detail = text.splitlines()[-1] if text else f"exit status {status}"
+        raise LipsyncError(f"the encoder process failed: {detail}")
+
+    def _release(self) -> None:
+        process = self._process
+        if process is not None:
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if hasattr(self, "_slots"):
+            del self._slots
+            self._memory.close()
+        if self._memfd >= 0:
+            os.close(self._memfd)
+            self._memfd = -1
+
+
+# -- the child's side -----------------------------------------------------------------------
+
+
+class _Aborted(Exception):
+    """The parent asked for the file to be dropped (or went away)."""
+
+
+def _read_word(stream: IO[bytes]) -> int:
+    data = stream.read(_WORD.size)
+    if len(data) < _WORD.size:
+        raise _Aborted  # the parent is gone: nothing may be published
+    return int(_WORD.unpack(data)[0])
+
+
+def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -> None:
+    from .audio import iter_audio
+    from .writer import VideoWriter
+
+    height, width = int(settings["height"]), int(settings["width"])
+    slots = int(settings["slots"])
+    memory = mmap.mmap(int(settings["memfd"]), slots * height * width * 3)
+    frames = np.frombuffer(memory, np.uint8).reshape(slots, height, width, 3)
+    limits = Limits(**settings["limits"])
+    audio = None if settings["audio"] is None else iter_audio(Path(settings["audio"]), limits)
+    writer = VideoWriter(
+        settings["path"],
+        float(settings["fps"]),
+        width,
+        height,
+        audio=audio,
+        crf=int(settings["crf"]),
+        preset=str(settings["preset"]),
+    )
+    with writer:
+        while True:
+            word = _read_word(commands)
+            if word == _FINISH:
+                break
+            if word == _ABORT or word >= slots:
+                raise _Aborted
+            writer.write(frames[word])
+            replies.write(_WORD.pack(word))
+            replies.flush()
+    replies.write(_WORD.pack(_FINISHED))
+    replies.flush()
+
+
+def _main() -> int:
+    # Replies get a descriptor of their own; anything else printed to stdout goes to stderr,
+    # where it cannot be taken for a slot number.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    commands = sys.stdin.buffer
+    try:
+        _encode(json.loads(commands.readline()), commands, replies)
+    except _Aborted:
+        return 0
+    except LipsyncError as error:
+        sys.stderr.write(f"{type(error).__name__}\t{error}\n")
+        return _ERROR_STATUS
+    except BrokenPipeError:
+        return 0  # the parent stopped listening; the writer already discarded the file
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

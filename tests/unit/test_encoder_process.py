@@ -1,0 +1,105 @@
+"""Encoding in a child process: the same file as the writer in this process, frames copied at
+once, nothing published after an abort or a failure, the child's errors raised as they are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from lipsync.errors import LipsyncError, MediaError
+from lipsync.media import encoder_process, open_video
+from lipsync.media.encoder_process import EncoderProcess
+
+pytestmark = pytest.mark.skipif(
+    not encoder_process.supported(), reason="needs memfd_create (Linux)"
+)
+
+
+def _gradient(height: int, width: int, shift: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([(x * 4 + shift) % 256, (y * 4) % 256, (x + y + shift) % 256], -1).astype(
+        np.uint8
+    )
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_frames_and_audio_arrive_as_written(tmp_path: Path, speech_wav: Path) -> None:
+    path = tmp_path / "out.mp4"
+    encoder = EncoderProcess(path, 25, 64, 48, audio=speech_wav, crf=0, preset="ultrafast", slots=2)
+    buffer = np.empty((48, 64, 3), np.uint8)
+    written = []
+    for i in range(30):
+        # One array reused for every frame: the encoder must have taken a copy.
+        buffer[:] = _gradient(48, 64, shift=8 * i)
+        written.append(buffer.copy())
+        encoder.write(buffer)
+    encoder.close()
+
+    decoded = list(open_video(path).frames())
+    assert len(decoded) == 30
+    for got, want in zip(decoded, written, strict=True):
+        assert np.abs(got.astype(int) - want).mean() < 3
+    with av.open(str(path)) as container:
+        audio = container.streams.audio[0]
+        assert audio.duration is not None and audio.time_base is not None
+        assert abs(float(audio.duration * audio.time_base) - 30 / 25) < 0.05
+    assert _leftovers(tmp_path) == []
+
+
+def test_abort_publishes_nothing_and_keeps_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.mp4"
+    path.write_bytes(b"the previous result")
+    encoder = EncoderProcess(path, 25, 32, 32, preset="ultrafast")
+    for i in range(5):
+        encoder.write(_gradient(32, 32, i))
+    encoder.abort()
+    encoder.abort()  # a second abort is harmless
+    assert path.read_bytes() == b"the previous result"
+    assert _leftovers(tmp_path) == []
+
+
+def test_the_childs_error_is_raised_with_its_own_class(tmp_path: Path) -> None:
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("not a sound file")
+    encoder = EncoderProcess(tmp_path / "out.mp4", 25, 32, 32, audio=not_audio, slots=1)
+    with pytest.raises(MediaError, match=r"notes\.wav"):
+        for i in range(50):
+            encoder.write(_gradient(32, 32, i))
+        encoder.close()
+    assert not (tmp_path / "out.mp4").exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_child_that_dies_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    encoder = EncoderProcess(tmp_path / "out.mp4", 25, 32, 32, slots=1)
+    encoder.write(_gradient(32, 32, 0))
+    process = encoder._process
+    assert process is not None
+    process.kill()
+    process.wait()
+    with pytest.raises(LipsyncError, match="encoder process failed"):
+        for i in range(5):
+            encoder.write(_gradient(32, 32, i))
+        encoder.close()
+    encoder.abort()
+    # Killed, the child could not remove its hidden .part file (as a killed process cannot);
+    # nothing is published.
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_frame_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    encoder = EncoderProcess(tmp_path / "out.mp4", 25, 32, 32)
+    try:
+        with pytest.raises(ValueError, match="uint8"):
+            encoder.write(np.zeros((32, 30, 3), np.uint8))
+    finally:
+        encoder.abort()
+    assert not (tmp_path / "out.mp4").exists()
+    assert os.listdir(tmp_path) == []
