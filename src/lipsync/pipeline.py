@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -210,19 +210,23 @@ class Pipeline:
             speech_s = speech.duration_s
         n_out = output_frame_count(speech_s, fps, n_source, options.pad_audio)
 
-        start = time.perf_counter()
-        if self.engine.uses_video_audio:
-            own_speech = self._own_speech(video, audio, speech)
-        else:
-            own_speech = None
-        schedule = source_schedule(plan_runs(n_out, n_source, options.loop))
-        self.engine.analyse_clip(ClipContext(fps, track, schedule, own_speech))
-        self.engine.prepare(speech, fps, n_out)
-        timer.add("features", start)
+        with contextlib.ExitStack() as files:
+            # Opened before the engine prepares, so that the encoder's process starts up
+            # (0.4 s of imports) while this one works on its own.
+            outputs = self._open_outputs(files, source, audio, output, side_outputs)
+            start = time.perf_counter()
+            if self.engine.uses_video_audio:
+                own_speech = self._own_speech(video, audio, speech)
+            else:
+                own_speech = None
+            schedule = source_schedule(plan_runs(n_out, n_source, options.loop))
+            self.engine.analyse_clip(ClipContext(fps, track, schedule, own_speech))
+            self.engine.prepare(speech, fps, n_out)
+            timer.add("features", start)
 
-        frames_with_face = self._synthesise(
-            source, track, n_out, audio, output, timer, progress, cancel, side_outputs
-        )
+            frames_with_face = self._synthesise(
+                source, track, n_out, outputs, timer, progress, cancel
+            )
         return SyncResult(
             output=output,
             engine=self.engine.describe(),
@@ -278,38 +282,22 @@ class Pipeline:
             raise NoFaceError(f"no face found in any of the {len(track)} frames of the video")
         return track  # the tracker already smoothed it when options.smooth is set
 
-    def _synthesise(
+    def _batch_size(self) -> int:
+        return min(self.options.batch_size, self.engine.max_batch_size or self.options.batch_size)
+
+    def _open_outputs(
         self,
+        files: contextlib.ExitStack,
         source: VideoSource,
-        track: FaceTrack,
-        n_out: int,
         audio: Path,
         output: Path,
-        timer: StageTimer,
-        progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-        side_outputs: SideOutputs | None = None,
-    ) -> int:
-        """Second pass: schedule, generate, composite, enhance and encode; returns frames with
-        a face."""
+        side_outputs: SideOutputs | None,
+    ) -> _Outputs:
+        """The output file's writer and the side outputs asked for, closed by ``files`` (the
+        writers publish nothing unless ``close`` was called first)."""
         options = self.options
         side = side_outputs or SideOutputs()
-        size = (source.width, source.height)
-        pads = (0, 0, 0, 0) if options.box is not None else options.pads
-        runs = plan_runs(n_out, len(track), options.loop)
-        frame_bytes = source.width * source.height * 3
-        block = int(max(1, min(64, _REVERSE_BLOCK_BYTES // frame_bytes)))
-        batch_size = min(options.batch_size, self.engine.max_batch_size or options.batch_size)
-        depth = queue_depth(batch_size, frame_bytes)
-        reporter = Reporter("sync", n_out, progress, cancel)
-        frames_with_face = 0
-
-        # One forward run (the speech is no longer than the video) reads every frame once,
-        # so the first pass's kept pictures can go as they are read.
-        last_read = len(runs) == 1 and runs[0].step == 1
-
-        def read(start: int, stop: int) -> Iterator[np.ndarray]:
-            return source.frames(start, stop, release=last_read)
+        depth = queue_depth(self._batch_size(), source.width * source.height * 3)
 
         def open_writer(path: Path) -> FrameSink:
             if not options.lossless and encoder_process.supported():
@@ -334,62 +322,94 @@ class Pipeline:
                 lossless=options.lossless,
                 preset=options.encoder_preset,
             )
-            return BackgroundWriter(files.enter_context(writer), depth)
+            background = BackgroundWriter(files.enter_context(writer), depth)
+            files.callback(background.abort)  # stops its thread if the run fails before
+            return background
 
-        with contextlib.ExitStack() as files:
-            # Encoding runs beside decoding and the engine (in a child process where it
-            # can); "encode" below is the time spent waiting for it.
-            writer = open_writer(output)
-            debug_writer = open_writer(side.debug_mask) if side.debug_mask is not None else None
-            intermediates = (
-                files.enter_context(
-                    self._open_intermediates(side.keep_intermediates, source, audio)
-                )
-                if side.keep_intermediates is not None
-                else None
-            )
-            writers = [w for w in (writer, debug_writer) if w is not None]
-            finisher = _Finisher(self, timer, writer, debug_writer, intermediates)
-            batch: list[EngineInput] = []
+        writer = open_writer(output)
+        debug_writer = open_writer(side.debug_mask) if side.debug_mask is not None else None
+        intermediates = (
+            files.enter_context(self._open_intermediates(side.keep_intermediates, source, audio))
+            if side.keep_intermediates is not None
+            else None
+        )
+        return _Outputs(writer, debug_writer, intermediates)
 
-            def flush() -> None:
-                nonlocal frames_with_face
-                start = time.perf_counter()
-                crops = self.engine.generate(batch)
-                timer.add("model", start)
-                synced: list[np.ndarray] = []
-                for item, crop in zip(batch, crops, strict=True):
-                    start = time.perf_counter()
-                    if self.engine.composites_itself:
-                        synced.append(item.frame if crop is None else crop)
-                    else:
-                        synced.append(
-                            composite(item.frame, crop, item.box, item.landmarks, options.blend)
-                        )
-                    timer.add("blend", start)
-                    frames_with_face += crop is not None
-                finisher.finish(batch, synced)
-                reporter.step(len(batch))
-                batch.clear()
+    def _synthesise(
+        self,
+        source: VideoSource,
+        track: FaceTrack,
+        n_out: int,
+        outputs: _Outputs,
+        timer: StageTimer,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> int:
+        """Second pass: schedule, generate, composite, enhance and encode into ``outputs``;
+        returns frames with a face."""
+        options = self.options
+        size = (source.width, source.height)
+        pads = (0, 0, 0, 0) if options.box is not None else options.pads
+        runs = plan_runs(n_out, len(track), options.loop)
+        frame_bytes = source.width * source.height * 3
+        block = int(max(1, min(64, _REVERSE_BLOCK_BYTES // frame_bytes)))
+        batch_size = self._batch_size()
+        depth = queue_depth(batch_size, frame_bytes)
+        reporter = Reporter("sync", n_out, progress, cancel)
+        frames_with_face = 0
 
-            try:
-                scheduled = scheduled_frames(runs, read, block)
-                frames = timer.timed("decode", prefetch(scheduled, depth))
-                for out_index, src_index, frame in frames:
-                    box = track.crop_box(src_index, pads, size)
-                    landmarks = track.landmarks_at(src_index) if box is not None else None
-                    batch.append(EngineInput(out_index, frame, box, landmarks, src_index))
-                    if len(batch) >= batch_size:
-                        flush()
-                if batch:
-                    flush()
-            except BaseException:
-                for w in writers:
-                    w.abort()
-                raise
+        # One forward run (the speech is no longer than the video) reads every frame once,
+        # so the first pass's kept pictures can go as they are read.
+        last_read = len(runs) == 1 and runs[0].step == 1
+
+        def read(start: int, stop: int) -> Iterator[np.ndarray]:
+            return source.frames(start, stop, release=last_read)
+
+        writer, debug_writer, intermediates = outputs
+        # Encoding runs beside decoding and the engine (in a child process where it can);
+        # "encode" below is the time spent waiting for it.
+        writers = [w for w in (writer, debug_writer) if w is not None]
+        finisher = _Finisher(self, timer, writer, debug_writer, intermediates)
+        batch: list[EngineInput] = []
+
+        def flush() -> None:
+            nonlocal frames_with_face
             start = time.perf_counter()
+            crops = self.engine.generate(batch)
+            timer.add("model", start)
+            synced: list[np.ndarray] = []
+            for item, crop in zip(batch, crops, strict=True):
+                start = time.perf_counter()
+                if self.engine.composites_itself:
+                    synced.append(item.frame if crop is None else crop)
+                else:
+                    synced.append(
+                        composite(item.frame, crop, item.box, item.landmarks, options.blend)
+                    )
+                timer.add("blend", start)
+                frames_with_face += crop is not None
+            finisher.finish(batch, synced)
+            reporter.step(len(batch))
+            batch.clear()
+
+        try:
+            scheduled = scheduled_frames(runs, read, block)
+            frames = timer.timed("decode", prefetch(scheduled, depth))
+            for out_index, src_index, frame in frames:
+                box = track.crop_box(src_index, pads, size)
+                landmarks = track.landmarks_at(src_index) if box is not None else None
+                batch.append(EngineInput(out_index, frame, box, landmarks, src_index))
+                if len(batch) >= batch_size:
+                    flush()
+            if batch:
+                flush()
+        except BaseException:
             for w in writers:
-                w.close()
+                w.abort()
+            raise
+        start = time.perf_counter()
+        for w in writers:
+            w.close()
         timer.add("encode", start)  # finishing the files: flushing encoders, faststart
         reporter.finish()
         return frames_with_face
@@ -406,6 +426,14 @@ class Pipeline:
             audio=audio,
             limits=self.limits,
         )
+
+
+class _Outputs(NamedTuple):
+    """What the second pass writes to: the output file, and the side outputs asked for."""
+
+    writer: FrameSink
+    debug_writer: FrameSink | None
+    intermediates: Intermediates | None
 
 
 class _Finisher:

@@ -191,6 +191,20 @@ def test_cancel_stops_and_leaves_no_file(tiny_engine, face_video, speech_wav, tm
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("lossless", [False, True])  # the encoder's child process, a thread
+def test_a_failure_after_the_outputs_opened_leaves_nothing(
+    tiny_engine, face_video, speech_wav, tmp_path, monkeypatch, lossless
+):
+    def failing(*args, **kwargs):
+        raise OptionsError("the engine could not prepare")
+
+    monkeypatch.setattr(tiny_engine, "prepare", failing)
+    out = tmp_path / "o.mp4"
+    with pytest.raises(OptionsError, match="could not prepare"):
+        Pipeline(tiny_engine, SyncOptions(lossless=lossless)).run(face_video, speech_wav, out)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a hidden part of it
+
+
 def test_bad_output_name_fails_before_work(tiny_engine, face_video, speech_wav, tmp_path):
     with pytest.raises(OptionsError, match="must end in"):
         Pipeline(tiny_engine).run(face_video, speech_wav, tmp_path / "out.gif")

@@ -155,6 +155,20 @@ def test_the_cache_keeps_a_prefix_within_its_budget(face_video: Path) -> None:
     assert later.cached_frames == 0
 
 
+def test_a_releasing_read_frees_the_pictures_it_reads(face_video: Path) -> None:
+    decoded = list(open_video(face_video, fps=50).frames())  # 50 fps: repeated pictures too
+    source = open_video(face_video, fps=50, cache_bytes=10**9)
+    list(source.frames())
+    kept = source._cache
+    for frame, expected in zip(source.frames(0, 40, release=True), decoded[:40], strict=True):
+        assert np.array_equal(frame, expected)
+    assert all(picture is None for picture in kept[:40])
+    assert all(picture is not None for picture in kept[40:])
+    # What was released decodes again; what was not still comes from the cache.
+    for frame, expected in zip(source.frames(30, 60), decoded[30:60], strict=True):
+        assert np.array_equal(frame, expected)
+
+
 def test_a_seek_that_overshoots_falls_back_to_decoding_from_the_start(
     face_video: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

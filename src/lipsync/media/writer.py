@@ -342,8 +342,10 @@ class BackgroundWriter:
     """Feeds a VideoWriter from a thread, so colour conversion and encoding overlap with the
     caller's work (decoding, the engine) instead of following it.
 
-    PyAV releases the GIL while FFmpeg converts and encodes, so on two cores the pipeline's
-    Python stages and x264 run side by side. ``depth`` frames at most wait in the queue.
+    PyAV releases the GIL while FFmpeg converts and encodes, so x264 runs beside the
+    pipeline's Python stages, but it waits for the GIL each time it takes it back; where it
+    can, the pipeline encodes in a child process instead (``encoder_process``). ``depth``
+    frames at most wait in the queue.
     ``write`` re-raises an error from the thread; ``close`` waits for every frame to be
     written (call it before the VideoWriter's ``with`` block ends); ``abort`` drops the rest.
     """
