@@ -241,6 +241,7 @@ def _read_word(stream: IO[bytes]) -> int:
 
 
 def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -> None:
+    from ..threads import opencv_threads
     from .audio import iter_audio
     from .writer import VideoWriter
 
@@ -259,7 +260,7 @@ def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -
         crf=int(settings["crf"]),
         preset=str(settings["preset"]),
     )
-    with writer:
+    with opencv_threads(), writer:  # one thread for its colour conversion on a small machine
         while True:
             word = _read_word(commands)
             if word == _FINISH:
