@@ -1,7 +1,7 @@
 """How many threads the libraries' own pools get (OpenCV, LiteRT, x264).
 
-The pipeline already runs its stages side by side: a decoding thread, the engine, an encoding
-thread, and phone recognition in a child process. On a machine with few cores those fill it,
+The pipeline already runs its stages side by side: a decoding thread, the engine, and child
+processes for encoding and for phone recognition. On a machine with few cores those fill it,
 and a library's pool of its own only adds hand-offs and spinning. Measured on two cores, 20 s
 of 720p through the built-in engine: OpenCV's pool cost about 1.3 s of system time spent
 waking its workers, and x264's frame threads added up to a fifth to its CPU per frame. On

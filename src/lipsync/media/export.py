@@ -50,7 +50,8 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     if codec_name == "mjpeg":
         codec.qmin, codec.qmax = 2, 3  # high quality; the default is visibly blocky
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-    packets = codec.encode(frame.reformat(format=pix_fmt)) + codec.encode(None)
+    # One thread: by default every conversion starts a pool of its own (see video._to_array).
+    packets = codec.encode(frame.reformat(format=pix_fmt, threads=1)) + codec.encode(None)
     path.write_bytes(b"".join(bytes(packet) for packet in packets))
     return path
 

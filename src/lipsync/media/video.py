@@ -259,7 +259,12 @@ class VideoSource:
 
     def _to_array(self, frame: VideoFrame) -> np.ndarray:
         # PyAV assumes an unspecified range unless told; a full-range tag must be honoured.
-        array = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None)
+        # One thread: by default each frame's converter starts a pool of its own (one thread
+        # per core), which lives as long as the frame; 600 kept frames held 1200 threads,
+        # and a conversion cost 1.1 ms of CPU instead of 0.8.
+        array = frame.to_ndarray(
+            format="rgb24", src_color_range=frame.color_range or None, threads=1
+        )
         return orient(array, self._info.rotation, self._info.mirrored)
 
 

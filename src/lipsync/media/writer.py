@@ -182,7 +182,9 @@ class VideoWriter:
     def _to_video_frame(self, frame: np.ndarray) -> av.VideoFrame:
         if self._lossless:
             rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            return rgb.reformat(format="bgr0") if self._lossless_codec == "ffv1" else rgb
+            if self._lossless_codec != "ffv1":
+                return rgb
+            return rgb.reformat(format="bgr0", threads=1)  # no pool per frame (video._to_array)
         pad_rows, pad_cols = self.height % 2, self.width % 2
         if pad_rows or pad_cols:
             frame = np.pad(frame, ((0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
