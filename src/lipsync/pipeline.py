@@ -293,8 +293,8 @@ class Pipeline:
         output: Path,
         side_outputs: SideOutputs | None,
     ) -> _Outputs:
-        """The output file's writer and the side outputs asked for, closed by ``files`` (the
-        writers publish nothing unless ``close`` was called first)."""
+        """The output file's writer and the side outputs asked for. ``files`` closes them; when
+        the run fails before the second pass has closed them, nothing is published."""
         options = self.options
         side = side_outputs or SideOutputs()
         depth = queue_depth(self._batch_size(), source.width * source.height * 3)
