@@ -9,8 +9,8 @@ The child runs an ordinary ``VideoWriter`` (H.264 + AAC, published atomically as
 parent copies each RGB frame into one of ``slots`` frame-sized slots of a shared memory file
 (a memfd, inherited by the child) and sends its number; the child hands the number back once
 the frame is encoded, and the parent waits for a slot only when all are in use. A plain
-``python -m lipsync.media.encoder_process`` is started rather than multiprocessing: spawning
-re-imports the caller's ``__main__``, which a library cannot assume is guarded.
+``python -c`` child is started rather than multiprocessing: spawning re-imports the caller's
+``__main__``, which a library cannot assume is guarded.
 
 Protocol, all integers 4 bytes little-endian. Parent → child (stdin): one JSON line of
 settings, then slot numbers, then ``_FINISH`` or ``_ABORT``. Child → parent (stdout): the
@@ -50,15 +50,16 @@ def supported() -> bool:
     return hasattr(os, "memfd_create")
 
 
-def _child_environment() -> dict[str, str]:
-    """This environment, with this copy of lipsync first on the child's import path (it may
-    have been found through ``sys.path`` rather than installed)."""
+def _child_command() -> list[str]:
+    """Runs ``_main`` in a fresh interpreter that finds this copy of lipsync: the one
+    installed, else (when it was found through ``sys.path``) the folder this one came from,
+    searched last so that it shadows nothing."""
     package_root = str(Path(__file__).resolve().parents[2])
-    inherited = os.environ.get("PYTHONPATH")
-    return {
-        **os.environ,
-        "PYTHONPATH": package_root if not inherited else package_root + os.pathsep + inherited,
-    }
+    program = (
+        f"import sys; sys.path.append({package_root!r}); "
+        f"from {__name__} import _main; sys.exit(_main())"
+    )
+    return [sys.executable, "-c", program]
 
 
 class EncoderProcess:
@@ -112,12 +113,11 @@ class EncoderProcess:
             }
             try:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", __name__],
+                    _child_command(),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     pass_fds=(self._memfd,),
-                    env=_child_environment(),
                 )
             except OSError as exc:
                 raise LipsyncError(f"could not start the encoder process: {exc}") from None
