@@ -17,6 +17,7 @@ and later engines slot in without changes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import numpy as np
 
 from .compose.blend import composite
-from .engines.base import ClipContext, Engine, EngineInput, Speech
+from .engines.base import ClipContext, Engine, EngineInput, PictureInput, Speech
 from .errors import NoAudioStreamError, NoFaceError, NoVideoStreamError, OptionsError
 from .faces.tracker import FaceTracker
 from .faces.types import FaceTrack
@@ -36,13 +37,14 @@ from .media.encoder_process import EncoderProcess
 from .media.probe import MediaInfo, probe
 from .media.video import VideoSource, open_video
 from .media.writer import BackgroundWriter, FrameSink, VideoWriter
+from .media.yuv import Matrix, Yuv420Picture
 from .models.store import ModelStore
 from .options import Limits, SyncOptions, parse_face_choice
 from .prefetch import prefetch, queue_depth
 from .progress import CancelToken, ProgressCallback, Reporter
 from .schedule import output_frame_count, plan_runs, scheduled_frames, source_schedule
 from .side_outputs import OUTPUT_SUFFIXES, SideOutputs, changed_overlay, check_side_outputs
-from .threads import opencv_threads
+from .threads import library_threads
 
 if TYPE_CHECKING:
     from .enhance.intermediates import Intermediates
@@ -181,7 +183,7 @@ class Pipeline:
             video, fps=self.options.fps, limits=self.limits, cache_bytes=cache_bytes
         )
         try:
-            with opencv_threads():  # one OpenCV thread on a small machine: see lipsync.threads
+            with library_threads():  # one thread per library on a small machine (see there)
                 return self._run_on(
                     source, speech, audio, output, timer, progress, cancel, side_outputs
                 )
@@ -299,6 +301,8 @@ class Pipeline:
         side = side_outputs or SideOutputs()
         depth = queue_depth(self._batch_size(), source.width * source.height * 3)
 
+        matrix = self._picture_matrix(source, side)
+
         def open_writer(path: Path) -> FrameSink:
             if not options.lossless and encoder_process.supported():
                 child = EncoderProcess(
@@ -310,6 +314,8 @@ class Pipeline:
                     limits=self.limits,
                     preset=options.encoder_preset,
                     slots=depth,
+                    planes=matrix is not None,
+                    matrix=matrix or "bt601",
                 )
                 files.callback(child.abort)  # nothing to do once it was closed
                 return child
@@ -333,7 +339,20 @@ class Pipeline:
             if side.keep_intermediates is not None
             else None
         )
-        return _Outputs(writer, debug_writer, intermediates)
+        return _Outputs(writer, debug_writer, intermediates, matrix)
+
+    def _picture_matrix(self, source: VideoSource, side: SideOutputs) -> Matrix | None:
+        """The matrix of the source's YUV when the second pass can edit its pictures in place
+        (``Engine.edits_pictures``), converting only the changed region to RGB and back;
+        None when something needs whole RGB frames (an enhancer, a side output, lossless or
+        RGB output) or the source's pictures are not plain 8-bit 4:2:0."""
+        if not self.engine.edits_pictures or self.enhance_stage is not None:
+            return None
+        if side.debug_mask is not None or side.keep_intermediates is not None:
+            return None
+        if self.options.lossless or not encoder_process.supported():
+            return None
+        return source.picture_matrix()
 
     def _synthesise(
         self,
@@ -362,15 +381,18 @@ class Pipeline:
         # so the first pass's kept pictures can go as they are read.
         last_read = len(runs) == 1 and runs[0].step == 1
 
-        def read(start: int, stop: int) -> Iterator[np.ndarray]:
-            return source.frames(start, stop, release=last_read)
-
-        writer, debug_writer, intermediates = outputs
+        writer, debug_writer, intermediates, matrix = outputs
+        read: Callable[[int, int], Iterator[np.ndarray | Yuv420Picture]]
+        if matrix is not None:
+            read = functools.partial(source.pictures, release=last_read)
+        else:
+            read = functools.partial(source.frames, release=last_read)
         # Encoding runs beside decoding and the engine (in a child process where it can);
         # "encode" below is the time spent waiting for it.
         writers = [w for w in (writer, debug_writer) if w is not None]
         finisher = _Finisher(self, timer, writer, debug_writer, intermediates)
         batch: list[EngineInput] = []
+        pictures: list[PictureInput] = []
 
         def flush() -> None:
             nonlocal frames_with_face
@@ -392,17 +414,37 @@ class Pipeline:
             reporter.step(len(batch))
             batch.clear()
 
+        def flush_pictures() -> None:
+            nonlocal frames_with_face
+            start = time.perf_counter()
+            frames_with_face += sum(self.engine.edit_pictures(pictures))
+            timer.add("model", start)
+            start = time.perf_counter()
+            for item in pictures:
+                writer.write(item.picture.planes)
+            timer.add("encode", start)
+            reporter.step(len(pictures))
+            pictures.clear()
+
         try:
+            scheduled: Iterator[tuple[int, int, np.ndarray | Yuv420Picture]]
             scheduled = scheduled_frames(runs, read, block)
             frames = timer.timed("decode", prefetch(scheduled, depth))
             for out_index, src_index, frame in frames:
                 box = track.crop_box(src_index, pads, size)
                 landmarks = track.landmarks_at(src_index) if box is not None else None
+                if isinstance(frame, Yuv420Picture):
+                    pictures.append(PictureInput(out_index, frame, landmarks, src_index))
+                    if len(pictures) >= batch_size:
+                        flush_pictures()
+                    continue
                 batch.append(EngineInput(out_index, frame, box, landmarks, src_index))
                 if len(batch) >= batch_size:
                     flush()
             if batch:
                 flush()
+            if pictures:
+                flush_pictures()
         except BaseException:
             for w in writers:
                 w.abort()
@@ -434,6 +476,8 @@ class _Outputs(NamedTuple):
     writer: FrameSink
     debug_writer: FrameSink | None
     intermediates: Intermediates | None
+    # Not None: the writer takes I420 planes in this matrix, and the engine edits pictures.
+    matrix: Matrix | None = None
 
 
 class _Finisher:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -71,16 +72,25 @@ def plan_runs(n_output: int, n_source: int, loop: LoopMode) -> list[Run]:
     return runs
 
 
-FrameReader = Callable[[int, int], Iterator[np.ndarray]]
+class Frame(Protocol):
+    """What a reader yields: an RGB array or a ``Yuv420Picture``."""
+
+    def copy(self) -> Self: ...
+
+
+F = TypeVar("F", bound=Frame)
+FrameReader = Callable[[int, int], Iterator[F]]
 
 
 def scheduled_frames(
-    runs: list[Run], read: FrameReader, block: int
-) -> Iterator[tuple[int, int, np.ndarray]]:
+    runs: list[Run], read: FrameReader[F], block: int
+) -> Iterator[tuple[int, int, F]]:
     """Yield ``(output_index, source_index, frame)`` following ``runs``.
 
-    ``read(start, stop)`` yields source frames start … stop-1 in order. Reverse runs are read
-    ``block`` frames at a time and reversed, so at most ``block`` frames are held.
+    ``read(start, stop)`` yields source frames start … stop-1 in order, each a fresh one.
+    Reverse runs are read ``block`` frames at a time and reversed, so at most ``block``
+    frames are held. Every frame yielded is the caller's to draw on: a frame held still is
+    copied for each output frame.
     """
     for run in runs:
         if run.step == 1:
@@ -89,7 +99,7 @@ def scheduled_frames(
         elif run.step == 0:
             frame = next(iter(read(run.first, run.first + 1)))
             for k in range(run.length):
-                yield run.out_start + k, run.first, frame
+                yield run.out_start + k, run.first, frame.copy()
         else:
             emitted = 0
             top = run.first  # highest source index still to emit

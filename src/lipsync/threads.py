@@ -1,10 +1,12 @@
-"""How many threads the libraries' own pools get (OpenCV, LiteRT, x264).
+"""How many threads the libraries' own pools get (OpenCV, BLAS, LiteRT, x264).
 
 The pipeline already runs its stages side by side: a decoding thread, the engine, and child
 processes for encoding and for phone recognition. On a machine with few cores those fill it,
 and a library's pool of its own only adds hand-offs and spinning. Measured on two cores, 20 s
 of 720p through the built-in engine: OpenCV's pool cost about 1.3 s of system time spent
-waking its workers, and x264's frame threads added up to a fifth to its CPU per frame. On
+waking its workers, x264's frame threads added up to a fifth to its CPU per frame, and
+NumPy's OpenBLAS split matrix products of a few hundred elements over two threads that then
+spun waiting for more work: 4 % of the run's CPU (0.7 s), for products that took 0.1 %. On
 such a machine every pool gets one thread; on a larger one the libraries choose.
 """
 
@@ -30,13 +32,15 @@ def small_machine() -> bool:
 
 
 @contextlib.contextmanager
-def opencv_threads() -> Iterator[None]:
-    """For one run: OpenCV on the calling thread only on a small machine; restored after.
+def library_threads() -> Iterator[None]:
+    """For one run: OpenCV and BLAS on the calling thread only on a small machine; restored
+    after.
 
-    OpenCV's setting is process-wide, so a run that overlaps another in the same process
-    may leave the other's choice in place; only speed depends on it.
+    Both settings are process-wide, so a run that overlaps another in the same process may
+    leave the other's choice in place; only speed depends on it.
     """
     import cv2
+    from threadpoolctl import threadpool_limits
 
     if not small_machine():
         yield
@@ -44,6 +48,7 @@ def opencv_threads() -> Iterator[None]:
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        yield
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
     finally:
         cv2.setNumThreads(before)

@@ -150,3 +150,79 @@ def test_auto_picks_the_builtin_engine_without_weights(
     assert result.exit_code == 0, result.output
     assert "engine builtin (chosen by auto)" in result.stdout
     assert out.exists()
+
+
+class CountingEngine(BuiltinEngine):
+    """The built-in engine, counting the pictures it edits in place (a test spy)."""
+
+    edited = 0
+
+    def edit_pictures(self, batch):
+        self.edited += len(batch)
+        return super().edit_pictures(batch)
+
+
+@pytest.fixture(scope="module")
+def synced_in_place(tmp_path_factory, still_mouth_video, paused_speech):
+    """A normal (lossy) run: the engine edits the decoded pictures in place."""
+    out = tmp_path_factory.mktemp("in-place") / "out.mp4"
+    engine = CountingEngine()
+    result = Pipeline(engine, SyncOptions(engine="builtin")).run(
+        still_mouth_video, paused_speech, out
+    )
+    return result, engine
+
+
+def test_pictures_are_edited_in_place_and_the_mouth_still_follows(synced_in_place):
+    result, engine = synced_in_place
+    assert engine.edited == result.frames  # no frame went through RGB whole
+    report = measure_sync(result.output)
+    assert report.sync.correlation is not None and report.sync.correlation > 0.4
+    assert report.sync.lag_frames is not None and abs(report.sync.lag_frames) <= 2
+    assert report.silence.mean_opening_silent < REST_OPENING + 0.015
+
+
+@pytest.mark.parametrize("region", ["usual", "too small"])
+def test_editing_a_picture_equals_rendering_its_rgb(
+    synced_in_place, still_mouth_video, region, monkeypatch
+):
+    from lipsync.engines.base import EngineInput, PictureInput
+    from lipsync.engines.builtin.render import MouthRenderer
+    from lipsync.media.yuv import even_box
+
+    _, engine = synced_in_place
+    if region == "too small":  # the engine must notice and read the whole picture
+        monkeypatch.setattr(engine.renderer, "region", lambda landmarks, size: (100, 150, 110, 160))
+    source = open_video(still_mouth_video, fps=FPS, cache_bytes=10**9)
+    track = (
+        Pipeline(BuiltinEngine(), SyncOptions())
+        .tracker_factory(SyncOptions())
+        .track(source.frames())
+    )
+    assert source.picture_matrix() == "bt601"
+    edited = 0
+    for index, picture in enumerate(source.pictures()):
+        landmarks = track.landmarks_at(index)
+        if index % 5 or landmarks is None:
+            continue
+        size = (picture.width, picture.height)
+        rgb = picture.rgb((0, 0, *size))
+        [expected] = engine.generate([EngineInput(index, rgb, (0, 0, *size), landmarks, index)])
+        before = picture.planes.copy()
+        if engine._canvas is not None:  # poisoned: a read outside the region would show
+            engine._canvas[:] = (255, 0, 255)
+        [has_face] = engine.edit_pictures([PictureInput(index, picture, landmarks, index)])
+        assert has_face == (expected is not None)
+        if expected is None:
+            assert np.array_equal(picture.planes, before)
+            continue
+        # The same mouth, but for 4:2:0 chroma: a few levels at sharp colour edges.
+        difference = np.abs(picture.rgb((0, 0, *size)).astype(int) - expected)
+        assert difference.mean() < 0.2 and (difference > 3).mean() < 0.005
+        # Outside the region around the mouth, the picture is exactly as decoded.
+        x1, y1, x2, y2 = even_box(MouthRenderer().region(landmarks, size), *size)
+        outside = np.ones((size[1], size[0]), bool)
+        outside[y1:y2, x1:x2] = False
+        assert np.array_equal(picture.planes[: size[1]][outside], before[: size[1]][outside])
+        edited += not np.array_equal(picture.planes, before)
+    assert edited >= 5

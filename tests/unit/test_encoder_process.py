@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
-from lipsync.errors import LipsyncError, MediaError
+from lipsync.errors import LipsyncError, MediaError, OptionsError
 from lipsync.media import encoder_process, open_video
 from lipsync.media.encoder_process import EncoderProcess
 
@@ -102,4 +103,36 @@ def test_a_frame_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
     finally:
         encoder.abort()
     assert not (tmp_path / "out.mp4").exists()
+    assert os.listdir(tmp_path) == []
+
+
+def test_planes_arrive_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "planes.mp4"
+    encoder = EncoderProcess(
+        path, 25, 64, 48, crf=0, preset="ultrafast", slots=2, planes=True, matrix="bt709"
+    )
+    written = []
+    buffer = np.empty((72, 64), np.uint8)
+    for i in range(12):
+        buffer[:] = cv2.cvtColor(_gradient(48, 64, shift=8 * i), cv2.COLOR_RGB2YUV_I420)
+        written.append(buffer.copy())
+        encoder.write(buffer)
+    encoder.close()
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.colorspace == 1  # BT.709
+        decoded = [frame.to_ndarray() for frame in container.decode(video=0)]
+    assert len(decoded) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, written, strict=True))
+    assert _leftovers(tmp_path) == []
+
+
+def test_planes_need_an_even_size_and_their_own_shape(tmp_path: Path) -> None:
+    with pytest.raises(OptionsError, match="even"):
+        EncoderProcess(tmp_path / "odd.mp4", 25, 63, 48, planes=True)
+    encoder = EncoderProcess(tmp_path / "out.mp4", 25, 64, 48, planes=True)
+    try:
+        with pytest.raises(ValueError, match="uint8"):
+            encoder.write(np.zeros((48, 64, 3), np.uint8))
+    finally:
+        encoder.abort()
     assert os.listdir(tmp_path) == []

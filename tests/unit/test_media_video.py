@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lipsync import samples
-from lipsync.errors import NoVideoStreamError
+from lipsync.errors import NoVideoStreamError, OptionsError
 from lipsync.media import open_video
 from lipsync.media import video as video_module
 
@@ -258,3 +258,67 @@ def test_closing_a_generator_early_releases_the_file(face_video: Path) -> None:
     frames.close()
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def _write_yuv420(path: Path, count: int, colorspace: int | None, pix_fmt: str = "yuv420p") -> Path:
+    """A short H.264 clip of moving gradients, tagged with ``colorspace`` (AVColorSpace)."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"crf": "10"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        if colorspace is not None:
+            stream.codec_context.colorspace = colorspace
+        y, x = np.mgrid[0:48, 0:64]
+        for index in range(count):
+            pixels = np.stack([(x * 4 + 9 * index) % 256, y * 5, (x + y) * 2], -1).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format=pix_fmt)
+            if colorspace is not None:
+                frame.colorspace = colorspace
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(("colorspace", "matrix"), [(None, "bt601"), (1, "bt709"), (6, "bt601")])
+def test_pictures_are_the_decoders_own_yuv(
+    tmp_path: Path, colorspace: int | None, matrix: str
+) -> None:
+    path = _write_yuv420(tmp_path / "clip.mp4", 12, colorspace)
+    source = open_video(path, cache_bytes=10**8)
+    assert source.picture_matrix() is None  # known once the first pass has kept a picture
+    rgb = list(source.frames())
+    assert source.picture_matrix() == matrix
+    with av.open(str(path)) as container:
+        decoded = [frame.to_ndarray() for frame in container.decode(video=0)]
+    for start, stop in [(0, None), (4, 9)]:
+        pictures = list(source.pictures(start, stop))
+        assert len(pictures) == len(decoded[start:stop])
+        for picture, planes, frame in zip(
+            pictures, decoded[start:stop], rgb[start:stop], strict=True
+        ):
+            assert picture.matrix == matrix
+            assert np.array_equal(picture.planes, planes)
+            # Its RGB is the frames' RGB (FFmpeg's, interpolating chroma) within a level.
+            assert _mean_abs_diff(picture.rgb((0, 0, 64, 48)), frame) < 1.5
+    pictures[0].planes[:] = 0  # each read is a new picture: editing one leaves the cache alone
+    assert np.array_equal(next(source.pictures(4, 5)).planes, decoded[4])
+
+
+def test_only_plain_limited_range_420_sources_give_pictures(
+    tmp_path: Path, rotated_clip: Path, still_png: Path
+) -> None:
+    def matrix_of(path: Path) -> str | None:
+        source = open_video(path, cache_bytes=10**8)
+        list(source.frames(0, 2))
+        return source.picture_matrix()
+
+    assert matrix_of(_write_yuv420(tmp_path / "bt2020.mp4", 3, 9)) is None  # another matrix
+    assert matrix_of(_write_yuv420(tmp_path / "full.mp4", 3, None, "yuvj420p")) is None
+    assert matrix_of(_write_yuv420(tmp_path / "444.mp4", 3, None, "yuv444p")) is None
+    assert matrix_of(rotated_clip) is None  # its frames are turned upright in RGB
+    assert matrix_of(still_png) is None
+    uncached = open_video(_write_yuv420(tmp_path / "plain.mp4", 3, None))
+    list(uncached.frames())
+    assert uncached.picture_matrix() is None
+    with pytest.raises(OptionsError, match="4:2:0 pictures"):
+        next(uncached.pictures())

@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -222,3 +223,47 @@ def test_bad_arguments(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match=r"\(32, 32, 3\)"):
             writer.write(np.zeros((32, 30, 3), np.uint8))
         writer.write(np.zeros((32, 32, 3), np.uint8))
+
+
+def _i420(frame: np.ndarray) -> np.ndarray:
+    return np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420))
+
+
+@pytest.mark.parametrize(("matrix", "tag"), [("bt601", 6), ("bt709", 1)])
+def test_planes_are_encoded_as_given_and_tagged_with_their_matrix(
+    tmp_path: Path, matrix: str, tag: int
+) -> None:
+    path = tmp_path / "planes.mp4"
+    pictures = [_i420(frame) for frame in _smooth_frames(5, 48, 64)]
+    buffer = np.empty_like(pictures[0])
+    with VideoWriter(path, 25, 64, 48, crf=0, preset="ultrafast", matrix=matrix) as writer:  # type: ignore[arg-type]
+        for planes in pictures:
+            buffer[:] = planes  # one array reused: the writer must have taken a copy
+            writer.write_planes(buffer)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.colorspace == tag
+        decoded = [frame.to_ndarray() for frame in container.decode(video=0)]
+    assert len(decoded) == 5
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, pictures, strict=True))  # crf 0
+
+
+def test_rgb_frames_are_converted_with_the_writers_matrix(tmp_path: Path) -> None:
+    path = tmp_path / "bt709.mp4"
+    frames = _smooth_frames(3, 48, 64)
+    _write(path, frames, 25, crf=0, preset="ultrafast", matrix="bt709")
+    # A reader that honours the tag gets the colours back.
+    decoded = list(open_video(path).frames())
+    assert all(np.abs(a.astype(int) - b).mean() < 2 for a, b in zip(decoded, frames, strict=True))
+
+
+def test_planes_are_refused_when_they_cannot_be_encoded_as_they_are(tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "a.mp4", 25, 64, 48) as writer:
+        with pytest.raises(ValueError, match="planes must be uint8"):
+            writer.write_planes(np.zeros((48, 64), np.uint8))
+        writer.write_planes(np.zeros((72, 64), np.uint8))
+    with VideoWriter(tmp_path / "b.mkv", 25, 64, 48, lossless=True) as writer:
+        with pytest.raises(ValueError, match="normal mode"):
+            writer.write_planes(np.zeros((72, 64), np.uint8))
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(OptionsError, match="matrix"):
+        VideoWriter(tmp_path / "c.mp4", 25, 64, 48, matrix="bt2020")  # type: ignore[arg-type]

@@ -53,3 +53,16 @@ def test_queues_hold_a_batch_and_some_slack_within_their_memory() -> None:
     assert queue_depth(16, frame_720p) == 24
     assert queue_depth(64, 3840 * 2160 * 3) == 5  # 4K: 128 MiB hold five frames
     assert queue_depth(64, 8192 * 8192 * 3) == 4  # never fewer than four
+
+
+def test_a_frame_held_still_is_a_new_copy_each_time() -> None:
+    reads: list[tuple[int, int]] = []
+
+    def read(start: int, stop: int) -> Iterator[np.ndarray]:
+        reads.append((start, stop))
+        return iter([np.full(3, k) for k in range(start, stop)])
+
+    got = [frame for _, _, frame in scheduled_frames(plan_runs(4, 1, "pingpong"), read, 2)]
+    assert reads == [(0, 1)]  # read once
+    got[0][:] = 9  # the caller draws on one output frame: the others keep the source
+    assert [f.tolist() for f in got] == [[9, 9, 9], [0, 0, 0], [0, 0, 0], [0, 0, 0]]

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ..faces.types import FaceTrack
+from ..media.yuv import Yuv420Picture
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,18 @@ class EngineInput:
     box: tuple[int, int, int, int] | None
     landmarks: np.ndarray | None
     source_index: int = -1  # the source frame shown (differs from ``index`` when looping)
+
+
+@dataclass(frozen=True)
+class PictureInput:
+    """One output frame for ``Engine.edit_pictures``: ``picture``, the source frame shown at
+    output index ``index`` in the decoder's YUV, which the engine edits in place;
+    ``landmarks`` as in ``EngineInput`` (None: no face tracked here)."""
+
+    index: int
+    picture: Yuv420Picture
+    landmarks: np.ndarray | None
+    source_index: int = -1
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,10 @@ class Engine(ABC):
     # The region ``generate`` regenerates: "face" (the whole face crop) or "mouth" (lips and
     # jaw); the enhancement stage improves that region unless told otherwise.
     regenerated_region: Literal["mouth", "face"] = "face"
+    # True: ``edit_pictures`` is implemented. An engine that composites itself and changes a
+    # small region gains from it: the pipeline then converts nothing to RGB and back but
+    # that region (used when no enhancer or side output needs whole RGB frames).
+    edits_pictures: bool = False
 
     def listen(self, speech: Speech) -> None:  # noqa: B027
         """Before the first pass: the speech, for engines that analyse it meanwhile."""
@@ -107,6 +124,11 @@ class Engine(ABC):
         """Return, for each input, the regenerated face crop: uint8 RGB of the box's size
         (y2 - y1, x2 - x1, 3), or the whole frame when ``composites_itself``; None where the
         input has no box (the frame is written unchanged)."""
+
+    def edit_pictures(self, batch: Sequence[PictureInput]) -> list[bool]:
+        """Like ``generate`` for an engine that ``edits_pictures``: change each picture in
+        place; True where the input has a face (as ``generate`` returning a frame)."""
+        raise NotImplementedError(f"the {self.name} engine does not edit pictures")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release models, device memory and background work."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import mmap
 import os
 import struct
@@ -37,6 +38,7 @@ import numpy as np
 from .. import errors
 from ..errors import LipsyncError
 from ..options import Limits
+from .yuv import Matrix
 
 _FINISH = 0xFFFF_FFFF
 _ABORT = 0xFFFF_FFFE
@@ -48,6 +50,10 @@ _WORD = struct.Struct("<I")
 def supported() -> bool:
     """Whether frames can be shared with a child here (Linux: memfd_create)."""
     return hasattr(os, "memfd_create")
+
+
+def _slot_shape(width: int, height: int, planes: bool) -> tuple[int, ...]:
+    return (height * 3 // 2, width) if planes else (height, width, 3)
 
 
 def _child_command() -> list[str]:
@@ -67,7 +73,8 @@ class EncoderProcess:
     child process; ``write`` / ``close`` / ``abort`` as ``BackgroundWriter``.
 
     Arguments as ``VideoWriter``'s. ``slots``: frames that may wait for the encoder.
-    Raises the child's LipsyncError (the same class and message) from ``write`` or
+    ``planes``: ``write`` takes I420 planes (as ``VideoWriter.write_planes``, in ``matrix``)
+    instead of RGB frames; half the bytes to copy, and no colour conversion. Raises the child's LipsyncError (the same class and message) from ``write`` or
     ``close``; LipsyncError when the child cannot start or dies.
     """
 
@@ -83,13 +90,17 @@ class EncoderProcess:
         crf: int = 18,
         preset: str = "veryfast",
         slots: int = 8,
+        planes: bool = False,
+        matrix: Matrix = "bt601",
     ) -> None:
         if width < 1 or height < 1:
             raise errors.OptionsError(f"frame size must be positive, got {width}×{height}")
         if slots < 1:
             raise errors.OptionsError(f"slots must be at least 1, got {slots}")
-        self._shape = (height, width, 3)
-        self._frame_bytes = height * width * 3
+        if planes and (width % 2 or height % 2):
+            raise errors.OptionsError(f"I420 planes need an even frame size, got {width}×{height}")
+        self._shape = _slot_shape(width, height, planes)
+        self._frame_bytes = math.prod(self._shape)
         self._memfd = os.memfd_create("lipsync-frames")
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: list[bytes] = []
@@ -110,6 +121,8 @@ class EncoderProcess:
                 "preset": preset,
                 "memfd": self._memfd,
                 "slots": slots,
+                "planes": planes,
+                "matrix": matrix,
             }
             try:
                 self._process = subprocess.Popen(
@@ -132,7 +145,8 @@ class EncoderProcess:
     # -- the parent's side ------------------------------------------------------------------
 
     def write(self, frame: np.ndarray) -> None:
-        """Queue one uint8 RGB (H, W, 3) frame (copied: the array may be reused at once)."""
+        """Queue one uint8 RGB (H, W, 3) frame, or I420 planes (H·3/2, W) with ``planes``
+        (copied: the array may be reused at once)."""
         if frame.shape != self._shape or frame.dtype != np.uint8:
             raise ValueError(f"frame must be uint8 {self._shape}, got {frame.dtype} {frame.shape}")
         while not self._free:
@@ -241,14 +255,15 @@ def _read_word(stream: IO[bytes]) -> int:
 
 
 def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -> None:
-    from ..threads import opencv_threads
+    from ..threads import library_threads
     from .audio import iter_audio
     from .writer import VideoWriter
 
     height, width = int(settings["height"]), int(settings["width"])
-    slots = int(settings["slots"])
-    memory = mmap.mmap(int(settings["memfd"]), slots * height * width * 3)
-    frames = np.frombuffer(memory, np.uint8).reshape(slots, height, width, 3)
+    slots, planes = int(settings["slots"]), bool(settings["planes"])
+    shape = _slot_shape(width, height, planes)
+    memory = mmap.mmap(int(settings["memfd"]), slots * math.prod(shape))
+    frames = np.frombuffer(memory, np.uint8).reshape(slots, *shape)
     limits = Limits(**settings["limits"])
     audio = None if settings["audio"] is None else iter_audio(Path(settings["audio"]), limits)
     writer = VideoWriter(
@@ -259,15 +274,17 @@ def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -
         audio=audio,
         crf=int(settings["crf"]),
         preset=str(settings["preset"]),
+        matrix=settings["matrix"],
     )
-    with opencv_threads(), writer:  # one thread for its colour conversion on a small machine
+    write = writer.write_planes if planes else writer.write
+    with library_threads(), writer:  # one thread per library on a small machine
         while True:
             word = _read_word(commands)
             if word == _FINISH:
                 break
             if word == _ABORT or word >= slots:
                 raise _Aborted
-            writer.write(frames[word])
+            write(frames[word])
             replies.write(_WORD.pack(word))
             replies.flush()
     replies.write(_WORD.pack(_FINISHED))

@@ -9,9 +9,10 @@ reader hides all of that: output frame ``i`` is the source picture on screen at 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from itertools import chain
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from av.video.frame import VideoFrame
@@ -27,11 +28,17 @@ from ..options import Limits
 from .orientation import orient
 from .probe import VideoInfo, probe
 from .safety import open_sniffed, prepare_decoder, translate_av_errors
+from .yuv import Matrix, Yuv420Picture
 
 DEFAULT_FPS = 25.0
 _MAX_FPS = 1000.0
 
 TimedFrame = tuple[float, VideoFrame]
+T = TypeVar("T")
+# FFmpeg's colour tags (AVColorSpace, AVColorRange) → the matrix swscale decodes them with:
+# an untagged picture is BT.601, as swscale assumes.
+_MATRICES: dict[int, Matrix] = {1: "bt709", 2: "bt601", 5: "bt601", 6: "bt601"}
+_UNSPECIFIED_RANGE, _LIMITED_RANGE = 0, 1
 
 
 class VideoSource:
@@ -52,6 +59,7 @@ class VideoSource:
         self._cache: list[VideoFrame | None] = []  # None: released (``frames(release=True)``)
         self._cache_room = max(0, int(cache_bytes))
         self._caching = cache_bytes > 0
+        self._matrix: Matrix | None = None  # see ``picture_matrix``
         media = probe(self.path, self._limits)
         if media.video is None:
             raise NoVideoStreamError(f"{self.path.name} has no video stream")
@@ -109,12 +117,49 @@ class VideoSource:
         Raises CorruptMediaError (naming the frame index) when data is damaged mid-stream,
         EmptyMediaError when nothing decodes, LimitExceededError past the duration limit.
         """
+        if self._info.is_still:
+            if max(0, start) < (1 if stop is None else min(stop, 1)):
+                yield self._read_still()
+            return
+        yield from self._read(start, stop, release, self._to_array)
+
+    def picture_matrix(self) -> Matrix | None:
+        """The YUV matrix of ``pictures``, when this source can be read as 8-bit 4:2:0
+        pictures as decoded (limited range, BT.601 or BT.709, even size, upright); None
+        otherwise, or before the first pass has kept its first picture."""
+        return self._matrix
+
+    def _matrix_of(self, frame: VideoFrame) -> Matrix | None:
+        if self._info.is_still or self._info.rotation or self._info.mirrored:
+            return None
+        if frame.format.name != "yuv420p" or frame.width % 2 or frame.height % 2:
+            return None
+        if frame.color_range not in (_UNSPECIFIED_RANGE, _LIMITED_RANGE):
+            return None
+        return _MATRICES.get(frame.colorspace)
+
+    def pictures(
+        self, start: int = 0, stop: int | None = None, *, release: bool = False
+    ) -> Iterator[Yuv420Picture]:
+        """Like ``frames``, as I420 pictures in the decoder's own YUV (see ``picture_matrix``,
+        which must not be None): nothing is converted to RGB."""
+        matrix = self.picture_matrix()
+        if matrix is None:
+            raise OptionsError(f"{self.path.name} cannot be read as 8-bit 4:2:0 pictures")
+
+        def to_picture(frame: VideoFrame) -> Yuv420Picture:
+            if frame.format.name != "yuv420p":  # the stream changed format midway
+                frame = frame.reformat(format="yuv420p", threads=1)
+            return Yuv420Picture(frame.to_ndarray(), matrix)
+
+        yield from self._read(start, stop, release, to_picture)
+
+    def _read(
+        self, start: int, stop: int | None, release: bool, convert: Callable[[VideoFrame], T]
+    ) -> Iterator[T]:
         stop = self._frame_count if stop is None else min(stop, self._frame_count)
         start = max(0, start)
         if start >= stop:
-            return
-        if self._info.is_still:
-            yield self._read_still()
             return
         while start < min(stop, len(self._cache)):
             kept = self._cache[start]
@@ -124,7 +169,7 @@ class VideoSource:
                 # Freeing the pictures as the pass goes, rather than all at the end, spreads
                 # the cost (0.4 s for 20 s of 720p) over the pass instead of adding to it.
                 self._cache[start] = None
-            yield self._to_array(kept)
+            yield convert(kept)
             start += 1
         if start >= stop:
             return
@@ -139,7 +184,7 @@ class VideoSource:
                 first = next(timed, None)
             if first is None:
                 raise EmptyMediaError(f"{self.path.name} has no decodable video frames")
-            yield from self._constant_rate(chain([first], timed), start, stop)
+            yield from self._constant_rate(chain([first], timed), start, stop, convert)
         finally:
             timed.close()
 
@@ -149,8 +194,12 @@ class VideoSource:
         return 0.1 / self._fps
 
     def _constant_rate(
-        self, timed: Iterator[TimedFrame], start: int, stop: int
-    ) -> Iterator[np.ndarray]:
+        self,
+        timed: Iterator[TimedFrame],
+        start: int,
+        stop: int,
+        convert: Callable[[VideoFrame], T],
+    ) -> Iterator[T]:
         """Pick, for each output slot, the last source frame shown at or before its time.
 
         A repeated frame is converted again rather than copied from the array yielded
@@ -167,7 +216,7 @@ class VideoSource:
                     # Before the first frame's time (a late start) its picture is shown.
                     shown = held if held is not None else frame
                     self._keep(index, shown)
-                    yield self._to_array(shown)
+                    yield convert(shown)
                     index += 1
                 if index >= stop:
                     return
@@ -179,7 +228,7 @@ class VideoSource:
         self._check_not_truncated(shown_until, index)
         while index < stop:
             self._keep(index, held)
-            yield self._to_array(held)
+            yield convert(held)
             index += 1
 
     def _keep(self, index: int, frame: VideoFrame) -> None:
@@ -192,6 +241,8 @@ class VideoSource:
             self._caching = False
             return
         self._cache_room -= size
+        if index == 0:
+            self._matrix = self._matrix_of(frame)
         self._cache.append(frame)
 
     @property

@@ -31,11 +31,13 @@ from ..errors import EmptyMediaError, OptionsError
 from ..options import X264_PRESETS
 from ..threads import small_machine
 from .audio import AudioSource
+from .yuv import Matrix, i420_from_rgb
 
 _CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 _BT709 = 1  # AVCOL_PRI_BT709 = AVCOL_TRC_BT709
-_BT601_MATRIX = 6  # AVCOL_SPC_SMPTE170M: the matrix OpenCV's RGB→I420 conversion uses
+# AVCOL_SPC_SMPTE170M (the matrix OpenCV's RGB→I420 conversion uses) and AVCOL_SPC_BT709.
+_MATRIX_TAGS: dict[Matrix, int] = {"bt601": 6, "bt709": 1}
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
 LosslessCodec = Literal["libx264rgb", "ffv1"]
@@ -48,8 +50,9 @@ class VideoWriter:
     ``path``. Container from the suffix: .mp4 (H.264 + AAC, moov first for streaming),
     .mov, .mkv. Normal mode: libx264, yuv420p, BT.709, CRF ``crf``; odd sizes are padded
     to even by repeating the last row/column. The colours are BT.709 primaries and transfer
-    with the BT.601 matrix (tagged as such), because OpenCV converts RGB to that YUV in 1 ms
-    per 720p frame where swscale takes 11. ``lossless``: libx264rgb at qp 0 (or FFV1
+    with the ``matrix`` tagged: by default BT.601, because OpenCV converts RGB to that YUV
+    in 1 ms per 720p frame where swscale takes 11; ``write_planes`` takes pictures already
+    in YUV, in the ``matrix`` they were decoded with. ``lossless``: libx264rgb at qp 0 (or FFV1
     with ``lossless_codec="ffv1"`` in .mkv), decoding back to exactly the RGB written, at
     the size given. Audio is always AAC (the writer's audio is for listening, not analysis).
 
@@ -70,6 +73,7 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "veryfast",
         lossless_codec: LosslessCodec = "libx264rgb",
+        matrix: Matrix = "bt601",
     ) -> None:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
@@ -92,6 +96,9 @@ class VideoWriter:
             raise OptionsError(f"FFV1 needs an .mkv output, got {self.path.name}")
         if audio is not None and audio.channels not in (1, 2):
             raise OptionsError(f"audio must have 1 or 2 channels, got {audio.channels}")
+        if matrix not in _MATRIX_TAGS:
+            raise OptionsError(f"matrix must be bt601 or bt709, got {matrix!r}")
+        self.matrix = matrix
         self.fps = float(fps)
         self.rate = Fraction(fps).limit_denominator(1001)
         self.width = width
@@ -146,7 +153,7 @@ class VideoWriter:
             context = stream.codec_context
             context.color_primaries = _BT709
             context.color_trc = _BT709
-            context.colorspace = _BT601_MATRIX
+            context.colorspace = _MATRIX_TAGS[self.matrix]
             context.color_range = _LIMITED_RANGE
             return stream
         if self._lossless_codec == "ffv1":
@@ -163,14 +170,33 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one uint8 RGB (height, width, 3) frame; audio follows up to its time."""
-        if self._container is None or self._video is None:
-            raise RuntimeError("VideoWriter.write() called outside its 'with' block")
+        self._check_open()
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(
                 f"frame must be uint8 ({self.height}, {self.width}, 3), "
                 f"got {frame.dtype} {frame.shape}"
             )
-        video_frame = self._to_video_frame(frame)
+        self._encode(self._to_video_frame(frame))
+
+    def write_planes(self, planes: np.ndarray) -> None:
+        """Encode one picture given as uint8 I420 planes (height·3/2, width), in ``matrix``
+        (normal mode, even sizes only). The planes are copied: the array may be reused."""
+        self._check_open()
+        if self._lossless or self.width % 2 or self.height % 2:
+            raise ValueError("I420 planes need normal mode and an even frame size")
+        if planes.shape != (self.height * 3 // 2, self.width) or planes.dtype != np.uint8:
+            raise ValueError(
+                f"planes must be uint8 ({self.height * 3 // 2}, {self.width}), "
+                f"got {planes.dtype} {planes.shape}"
+            )
+        self._encode(self._i420_frame(planes, wrap=False))
+
+    def _check_open(self) -> None:
+        if self._container is None or self._video is None:
+            raise RuntimeError("VideoWriter.write() called outside its 'with' block")
+
+    def _encode(self, video_frame: av.VideoFrame) -> None:
+        assert self._container is not None and self._video is not None
         video_frame.pts = self._frames_written
         video_frame.time_base = 1 / self.rate
         for packet in self._video.encode(video_frame):
@@ -188,19 +214,24 @@ class VideoWriter:
         pad_rows, pad_cols = self.height % 2, self.width % 2
         if pad_rows or pad_cols:
             frame = np.pad(frame, ((0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
-        # Limited-range BT.601 I420, the matrix the stream declares.
-        planes: np.ndarray = np.asarray(
-            cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420), dtype=np.uint8
-        )
-        if frame.shape[0] % 4 == 0:
-            # Wrapped, not copied (a copy costs 0.4 ms per 720p frame): the planes are a fresh
-            # array that the frame keeps alive for as long as FFmpeg holds it. PyAV (18.1)
-            # misplaces the chroma planes of a wrapped array when they have an odd number of
-            # rows, hence the copy for those.
+        frame = np.ascontiguousarray(frame)
+        if self.matrix == "bt601":
+            planes = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
+        else:
+            planes = i420_from_rgb(frame, self.matrix)
+        return self._i420_frame(planes, wrap=True)
+
+    def _i420_frame(self, planes: np.ndarray, wrap: bool) -> av.VideoFrame:
+        if wrap and planes.shape[0] % 6 == 0:
+            # Wrapped, not copied (a copy costs 0.4 ms per 720p frame), for a fresh array that
+            # nothing else writes to: FFmpeg may hold the picture after ``encode`` returns, and
+            # the frame keeps the array alive until then. PyAV (18.1) misplaces the chroma
+            # planes of a wrapped array when they have an odd number of rows (height not a
+            # multiple of 4), hence the copy for those.
             yuv = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
         else:
             yuv = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-        yuv.colorspace = _BT601_MATRIX
+        yuv.colorspace = _MATRIX_TAGS[self.matrix]
         yuv.color_range = _LIMITED_RANGE
         return yuv
 

@@ -24,8 +24,10 @@ from ...audio.phones import Phone, recognise_phones
 from ...audio.phones_child import BackgroundPhones
 from ...errors import OptionsError
 from ...faces.mouth import head_pose, mouth_features
-from ..base import ClipContext, Engine, EngineInput, Speech
+from ...media.yuv import Yuv420Picture, even_box
+from ..base import ClipContext, Engine, EngineInput, PictureInput, Speech
 from .library import SHAPE_COLUMNS, LibraryBuilder, MouthLibrary
+from .mouth_sample import sample_box
 from .render import MouthRenderer, MouthSample, cut_sample
 from .select import SELF, SelectionCosts, select_path
 from .speaker import SpeakerModel, fit_speaker_model
@@ -65,6 +67,7 @@ class BuiltinEngine(Engine):
     regenerated_region = "mouth"
     max_batch_size = 1  # mouths are rendered one frame at a time
     cache_frames = True
+    edits_pictures = True
 
     def __init__(
         self,
@@ -85,6 +88,7 @@ class BuiltinEngine(Engine):
         self.analysis: Analysis | None = None
         self._phones: BackgroundPhones | None = None
         self._phones_of: Speech | None = None
+        self._canvas: np.ndarray | None = None  # see ``_edit_one``
 
     def listen(self, speech: Speech) -> None:
         # Phone recognition (pocketsphinx) runs in a child process during the first pass.
@@ -218,28 +222,114 @@ class BuiltinEngine(Engine):
             raise RuntimeError("the built-in engine needs prepare() before generate()")
         return [self._render_one(item) for item in batch]
 
-    def _render_one(self, item: EngineInput) -> np.ndarray | None:
+    def edit_pictures(self, batch: Sequence[PictureInput]) -> list[bool]:
+        if self._library is None or not self._plans:
+            raise RuntimeError("the built-in engine needs prepare() before edit_pictures()")
+        return [self._edit_one(item) for item in batch]
+
+    def _plan_at(self, index: int, landmarks: np.ndarray | None) -> FramePlan | None:
+        """The frame's plan; None where it has no face."""
+        plan = self._plans[index] if index < len(self._plans) else None
+        return None if landmarks is None else plan
+
+    @staticmethod
+    def _keeps_own_mouth(plan: FramePlan) -> bool:
+        return plan.choices == ((SELF, 1.0),) and plan.extra_open == 0.0
+
+    def _samples(
+        self, plan: FramePlan, frame: np.ndarray, landmarks: np.ndarray
+    ) -> list[tuple[MouthSample, float]]:
         library = self._library
         assert library is not None
-        plan = self._plans[item.index] if item.index < len(self._plans) else None
-        if plan is None or item.landmarks is None:
-            return None
-        if plan.choices == ((SELF, 1.0),) and plan.extra_open == 0.0:
-            return item.frame  # this frame's own mouth is already the right one
         own: MouthSample | None = None
         samples: list[tuple[MouthSample, float]] = []
         for choice, weight in plan.choices:
             if choice == SELF:
-                own = own or cut_sample(item.frame, item.landmarks)
+                own = own or cut_sample(frame, landmarks)
                 samples.append((own, weight))
             else:
                 samples.append((library.samples[choice], weight))
+        return samples
+
+    def _render_one(self, item: EngineInput) -> np.ndarray | None:
+        plan = self._plan_at(item.index, item.landmarks)
+        if plan is None or item.landmarks is None:
+            return None
+        if self._keeps_own_mouth(plan):
+            return item.frame  # this frame's own mouth is already the right one
+        samples = self._samples(plan, item.frame, item.landmarks)
         return self.renderer.render(item.frame, item.landmarks, samples, plan.extra_open)
+
+    def _edit_one(self, item: PictureInput) -> bool:
+        plan = self._plan_at(item.index, item.landmarks)
+        if plan is None or item.landmarks is None:
+            return False
+        if self._keeps_own_mouth(plan):
+            return True
+        picture, landmarks = item.picture, item.landmarks
+        size = (picture.width, picture.height)
+        region = self.renderer.region(landmarks, size)
+        own = sample_box(landmarks, size) if any(c == SELF for c, _ in plan.choices) else None
+        if own is not None:  # the frame's own mouth is cut from the canvas too
+            region = _union(region, own)
+        region = even_box(region, *size)
+        box = self._render_on_canvas(picture, landmarks, plan, region)
+        if box is not None and not _reads_within(box, region, size):
+            # The mouth moved unusually far and reached beyond the region: the whole frame.
+            box = self._render_on_canvas(picture, landmarks, plan, (0, 0, *size))
+        if box is not None:
+            x1, y1, x2, y2 = changed = even_box(box, *size)
+            picture.paste_rgb(changed, self._canvas_for(size)[y1:y2, x1:x2])
+        return True
+
+    def _canvas_for(self, size: tuple[int, int]) -> np.ndarray:
+        """A frame-sized RGB canvas, reused from frame to frame, of which ``_edit_one`` fills
+        only the region around the mouth: the renderer reads and draws there alone (checked),
+        in frame coordinates."""
+        if self._canvas is None or self._canvas.shape[:2] != (size[1], size[0]):
+            self._canvas = np.empty((size[1], size[0], 3), np.uint8)
+        return self._canvas
+
+    def _render_on_canvas(
+        self,
+        picture: Yuv420Picture,
+        landmarks: np.ndarray,
+        plan: FramePlan,
+        region: tuple[int, int, int, int],
+    ) -> tuple[int, int, int, int] | None:
+        """Render the frame's mouth with ``region`` of ``picture`` on the canvas; the box it
+        changed, or None."""
+        canvas = self._canvas_for((picture.width, picture.height))
+        x1, y1, x2, y2 = region
+        canvas[y1:y2, x1:x2] = picture.rgb(region)
+        samples = self._samples(plan, canvas, landmarks)
+        return self.renderer.render_layers(
+            canvas, landmarks, samples, plan.extra_open, debug=False, in_place=True
+        ).box
 
     def close(self) -> None:
         self._close_phones()
         self._library = None
         self._plans = []
+        self._canvas = None
 
     def describe(self) -> str:
         return self.name
+
+
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _reads_within(
+    box: tuple[int, int, int, int], region: tuple[int, int, int, int], size: tuple[int, int]
+) -> bool:
+    """Whether rendering into ``box`` read only pixels of ``region``: bilinear sampling
+    reaches one pixel beyond the box, except where the frame ends."""
+    width, height = size
+    return (
+        (box[0] - 1 >= region[0] or region[0] == 0)
+        and (box[1] - 1 >= region[1] or region[1] == 0)
+        and (box[2] + 1 <= region[2] or region[2] == width)
+        and (box[3] + 1 <= region[3] or region[3] == height)
+    )

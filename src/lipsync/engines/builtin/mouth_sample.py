@@ -53,6 +53,21 @@ def check_frame(frame: np.ndarray) -> None:
         raise InputError(f"frame must be uint8 RGB (H, W, 3), got {frame.dtype} {frame.shape}")
 
 
+def sample_box(
+    landmarks: np.ndarray, frame_size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """The box of a (width, height) frame that ``cut_sample`` crops: the renderer's mesh with
+    a margin, clipped to the frame; None when that leaves nothing."""
+    points = landmarks[mouth_mesh().indices, :2]
+    margin = _SAMPLE_MARGIN * float(facemesh.inter_ocular(landmarks))
+    width, height = frame_size
+    x1 = max(0, int(np.floor(points[:, 0].min() - margin)))
+    y1 = max(0, int(np.floor(points[:, 1].min() - margin)))
+    x2 = min(width, int(np.ceil(points[:, 0].max() + margin)))
+    y2 = min(height, int(np.ceil(points[:, 1].max() + margin)))
+    return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
+
+
 def cut_sample(
     frame: np.ndarray, landmarks: np.ndarray, max_inter_ocular_px: float = 160.0
 ) -> MouthSample:
@@ -67,20 +82,19 @@ def cut_sample(
     check_landmarks(landmarks, mesh)
     if max_inter_ocular_px <= 0:
         raise OptionsError(f"max_inter_ocular_px must be positive, got {max_inter_ocular_px}")
-    iod = float(facemesh.inter_ocular(landmarks))
-    points = landmarks[mesh.indices, :2]
-    margin = _SAMPLE_MARGIN * iod
     height, width = frame.shape[:2]
-    x1 = max(0, int(np.floor(points[:, 0].min() - margin)))
-    y1 = max(0, int(np.floor(points[:, 1].min() - margin)))
-    x2 = min(width, int(np.ceil(points[:, 0].max() + margin)))
-    y2 = min(height, int(np.ceil(points[:, 1].max() + margin)))
-    if x2 <= x1 or y2 <= y1:
+    box = sample_box(landmarks, (width, height))
+    if box is None:
         raise InputError(f"the lower face lies outside the {width}x{height} frame")
+    x1, y1, x2, y2 = box
+    iod = float(facemesh.inter_ocular(landmarks))
     crop = frame[y1:y2, x1:x2]
     local = np.asarray(landmarks, np.float32).copy()
     local[:, 0] -= x1
     local[:, 1] -= y1
+    # A copy, never a view (a crop as wide as the frame would be one): the frame may be
+    # drawn on while the sample is in use.
+    crop = crop.copy()
     scale = min(1.0, max_inter_ocular_px / max(iod, 1e-6))
     if scale < 1.0:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
@@ -90,4 +104,4 @@ def cut_sample(
         local[:, 0] *= sx
         local[:, 1] *= sy
         local[:, 2] *= (sx + sy) / 2
-    return MouthSample(np.ascontiguousarray(crop), local)
+    return MouthSample(crop, local)

@@ -49,16 +49,19 @@ from .mouth_geometry import (
     MouthGeometry,
     clip_box,
     inner_gap,
+    mouth_axes,
     render_box,
     target_geometry,
 )
-from .mouth_mesh import ANCHOR_BASE, anchor_points, mouth_mesh
+from .mouth_mesh import ANCHOR_BASE, ANCHOR_CENTRE, anchor_points, mouth_mesh
 from .mouth_sample import MouthSample, check_frame, check_landmarks, cut_sample
 
 __all__ = ["MouthRenderer", "MouthSample", "RenderedMouth", "cut_sample"]
 
 _MIN_INTER_OCULAR_PX = 16.0  # smaller faces are left as they are: their mouths are a few pixels
 _MAX_EXTRA_OPEN = 0.4
+# Room beyond the mesh and its anchors for the mouth to move, for ``region``: inter-ocular units.
+_REGION_SLACK = 0.1
 # Resolution of the geometry layer's map: blocks per inter-ocular distance (see
 # ``MouthRenderer._geometry_layer``).
 _GEOMETRY_BLOCKS_PER_IOD = 160
@@ -147,16 +150,18 @@ class MouthRenderer:
         samples: Sequence[tuple[MouthSample, float]],
         extra_open: float = 0.0,
         debug: bool = True,
+        in_place: bool = False,
     ) -> RenderedMouth:
         """Like ``render``, also returning where the frame changed (full-frame ``alpha`` and
-        ``warped`` only when ``debug``; otherwise they are empty (0, 0) arrays)."""
+        ``warped`` only when ``debug``; otherwise they are empty (0, 0) arrays).
+        ``in_place``: draw into ``frame`` itself rather than a copy."""
         check_frame(frame)
         check_landmarks(landmarks, self.mesh)
         weighted = _check_samples(samples)
         if not (np.isfinite(extra_open) and extra_open >= 0):
             raise OptionsError(f"extra_open must be a number >= 0, got {extra_open}")
         height, width = frame.shape[:2]
-        out = frame.copy()
+        out = frame if in_place else frame.copy()
         alpha_full = np.zeros((height, width) if debug else (0, 0), np.float32)
         warped_full = np.zeros((height, width) if debug else (0, 0), bool)
         nothing = RenderedMouth(out, None, alpha_full, warped_full)
@@ -184,6 +189,25 @@ class MouthRenderer:
             if debug:
                 alpha_full[my1:my2, mx1:mx2] = alpha
         return RenderedMouth(out, box, alpha_full, warped_full)
+
+    def region(self, landmarks: np.ndarray, frame_size: tuple[int, int]) -> Box:
+        """The part of a (width, height) frame that rendering these landmarks normally reads
+        and changes: the lower face with its anchors and room for the mouth to move, as
+        ``render_layers`` reports in ``RenderedMouth.box`` (callers check it: a mouth moved
+        unusually far reaches beyond)."""
+        check_landmarks(landmarks, self.mesh)
+        iod = float(facemesh.inter_ocular(landmarks))
+        anchors = anchor_points(
+            np.asarray(landmarks[list(ANCHOR_BASE), :2], np.float64),
+            np.asarray(landmarks[ANCHOR_CENTRE, :2], np.float64),
+            mouth_axes(landmarks).down,
+            self.anchor_margin * iod,
+        )
+        points = np.concatenate([landmarks[self.mesh.indices, :2], anchors])
+        reach = _REGION_SLACK * iod
+        low, high = np.floor(points.min(axis=0) - reach), np.ceil(points.max(axis=0) + reach)
+        box = clip_box((int(low[0]), int(low[1]), int(high[0]), int(high[1])), (0, 0, *frame_size))
+        return box if box is not None else (0, 0, *frame_size)
 
     # -- geometry ---------------------------------------------------------------------------
 
