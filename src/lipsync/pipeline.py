@@ -426,19 +426,27 @@ class Pipeline:
             reporter.step(len(pictures))
             pictures.clear()
 
-        try:
+        def inputs() -> Iterator[EngineInput | PictureInput]:
             scheduled: Iterator[tuple[int, int, np.ndarray | Yuv420Picture]]
             scheduled = scheduled_frames(runs, read, block)
-            frames = timer.timed("decode", prefetch(scheduled, depth))
-            for out_index, src_index, frame in frames:
+            for out_index, src_index, frame in scheduled:
                 box = track.crop_box(src_index, pads, size)
                 landmarks = track.landmarks_at(src_index) if box is not None else None
                 if isinstance(frame, Yuv420Picture):
-                    pictures.append(PictureInput(out_index, frame, landmarks, src_index))
+                    # On the decoding thread (prefetch), ahead of the engine.
+                    item = PictureInput(out_index, frame, landmarks, src_index)
+                    yield self.engine.preload(item)
+                else:
+                    yield EngineInput(out_index, frame, box, landmarks, src_index)
+
+        try:
+            for item in timer.timed("decode", prefetch(inputs(), depth)):
+                if isinstance(item, PictureInput):
+                    pictures.append(item)
                     if len(pictures) >= batch_size:
                         flush_pictures()
                     continue
-                batch.append(EngineInput(out_index, frame, box, landmarks, src_index))
+                batch.append(item)
                 if len(batch) >= batch_size:
                     flush()
             if batch:

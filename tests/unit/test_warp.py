@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lipsync.compose.warp import (
+    TriangleRaster,
     corner_inverses,
     crop_raster,
     flipped,
@@ -237,3 +238,17 @@ def test_bad_arguments_raise_input_errors() -> None:
     raster = rasterise(points, triangles, (0, 0, 50, 50))
     with pytest.raises(InputError, match="overlap"):
         crop_raster(raster, (60, 60, 80, 80))
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_maps_from_small_and_large_label_types_agree(step: int) -> None:
+    # Under 255 triangles the coefficients are looked up per uint8 label, otherwise gathered
+    # by int32 label: the same sums, so the same maps.
+    points, triangles = _mesh()
+    source = points * 0.9 + (12.0, -7.0)
+    small = rasterise(points, triangles, (33, 41, 168, 172), step)
+    large = TriangleRaster(
+        small.box, small.step, small.labels.astype(np.int32), small.dst_points, small.triangles
+    )
+    assert small.labels.dtype == np.uint8
+    assert np.array_equal(source_map(small, source), source_map(large, source))

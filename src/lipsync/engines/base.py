@@ -51,12 +51,14 @@ class EngineInput:
 class PictureInput:
     """One output frame for ``Engine.edit_pictures``: ``picture``, the source frame shown at
     output index ``index`` in the decoder's YUV, which the engine edits in place;
-    ``landmarks`` as in ``EngineInput`` (None: no face tracked here)."""
+    ``landmarks`` as in ``EngineInput`` (None: no face tracked here). ``rgb``: a box of the
+    picture (x1, y1, x2, y2) and its uint8 RGB, when ``Engine.preload`` converted one."""
 
     index: int
     picture: Yuv420Picture
     landmarks: np.ndarray | None
     source_index: int = -1
+    rgb: tuple[tuple[int, int, int, int], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,12 @@ class Engine(ABC):
         """Return, for each input, the regenerated face crop: uint8 RGB of the box's size
         (y2 - y1, x2 - x1, 3), or the whole frame when ``composites_itself``; None where the
         input has no box (the frame is written unchanged)."""
+
+    def preload(self, item: PictureInput) -> PictureInput:
+        """Ahead of ``edit_pictures``, on the thread that decodes: work that needs only this
+        input (the built-in engine converts the region it will edit to RGB). Returns the
+        input to hand on; must not change the engine's state."""
+        return item
 
     def edit_pictures(self, batch: Sequence[PictureInput]) -> list[bool]:
         """Like ``generate`` for an engine that ``edits_pictures``: change each picture in

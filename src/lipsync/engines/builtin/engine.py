@@ -14,6 +14,7 @@ lips and skin are real.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -260,6 +261,24 @@ class BuiltinEngine(Engine):
         samples = self._samples(plan, item.frame, item.landmarks)
         return self.renderer.render(item.frame, item.landmarks, samples, plan.extra_open)
 
+    def preload(self, item: PictureInput) -> PictureInput:
+        plan = self._plan_at(item.index, item.landmarks)
+        if plan is None or item.landmarks is None or self._keeps_own_mouth(plan):
+            return item
+        region = self._region(plan, item.landmarks, (item.picture.width, item.picture.height))
+        return dataclasses.replace(item, rgb=(region, item.picture.rgb(region)))
+
+    def _region(
+        self, plan: FramePlan, landmarks: np.ndarray, size: tuple[int, int]
+    ) -> tuple[int, int, int, int]:
+        """The part of the frame that rendering ``plan`` reads: even edges (whole chroma
+        samples)."""
+        region = self.renderer.region(landmarks, size)
+        own = sample_box(landmarks, size) if any(c == SELF for c, _ in plan.choices) else None
+        if own is not None:  # the frame's own mouth is cut from the canvas too
+            region = _union(region, own)
+        return even_box(region, *size)
+
     def _edit_one(self, item: PictureInput) -> bool:
         plan = self._plan_at(item.index, item.landmarks)
         if plan is None or item.landmarks is None:
@@ -268,12 +287,8 @@ class BuiltinEngine(Engine):
             return True
         picture, landmarks = item.picture, item.landmarks
         size = (picture.width, picture.height)
-        region = self.renderer.region(landmarks, size)
-        own = sample_box(landmarks, size) if any(c == SELF for c, _ in plan.choices) else None
-        if own is not None:  # the frame's own mouth is cut from the canvas too
-            region = _union(region, own)
-        region = even_box(region, *size)
-        box = self._render_on_canvas(picture, landmarks, plan, region)
+        region, rgb = item.rgb or (self._region(plan, landmarks, size), None)
+        box = self._render_on_canvas(picture, landmarks, plan, region, rgb)
         if box is not None and not _reads_within(box, region, size):
             # The mouth moved unusually far and reached beyond the region: the whole frame.
             box = self._render_on_canvas(picture, landmarks, plan, (0, 0, *size))
@@ -296,12 +311,13 @@ class BuiltinEngine(Engine):
         landmarks: np.ndarray,
         plan: FramePlan,
         region: tuple[int, int, int, int],
+        rgb: np.ndarray | None = None,
     ) -> tuple[int, int, int, int] | None:
-        """Render the frame's mouth with ``region`` of ``picture`` on the canvas; the box it
-        changed, or None."""
+        """Render the frame's mouth with ``region`` of ``picture`` (its RGB when already
+        converted) on the canvas; the box it changed, or None."""
         canvas = self._canvas_for((picture.width, picture.height))
         x1, y1, x2, y2 = region
-        canvas[y1:y2, x1:x2] = picture.rgb(region)
+        canvas[y1:y2, x1:x2] = picture.rgb(region) if rgb is None else rgb
         samples = self._samples(plan, canvas, landmarks)
         return self.renderer.render_layers(
             canvas, landmarks, samples, plan.extra_open, debug=False, in_place=True
