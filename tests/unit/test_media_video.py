@@ -322,3 +322,16 @@ def test_only_plain_limited_range_420_sources_give_pictures(
     assert uncached.picture_matrix() is None
     with pytest.raises(OptionsError, match="4:2:0 pictures"):
         next(uncached.pictures())
+
+
+def test_pictures_beyond_the_cache_are_decoded_again(tmp_path: Path) -> None:
+    path = _write_yuv420(tmp_path / "clip.mp4", 12, 1)
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0))
+        decoded = [first.to_ndarray()] + [f.to_ndarray() for f in container.decode(video=0)]
+        frame_bytes = sum(plane.buffer_size for plane in first.planes)
+    source = open_video(path, cache_bytes=3 * frame_bytes + frame_bytes // 2)
+    list(source.frames())
+    assert source.cached_frames == 3 and source.picture_matrix() == "bt709"
+    pictures = list(source.pictures(release=True))
+    assert all(np.array_equal(p.planes, d) for p, d in zip(pictures, decoded, strict=True))

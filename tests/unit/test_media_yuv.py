@@ -107,3 +107,12 @@ def test_a_copy_is_independent() -> None:
     copy.paste_rgb((0, 0, 8, 8), np.zeros((8, 8, 3), np.uint8))
     assert not np.array_equal(copy.planes, picture.planes)
     assert copy.matrix == picture.matrix
+
+
+def test_heights_that_are_not_multiples_of_four_work() -> None:
+    planes = _planes(height=46)
+    picture = Yuv420Picture(planes.copy(), "bt709")
+    assert (picture.width, picture.height) == (64, 46)
+    box = (0, 40, 64, 46)
+    picture.paste_rgb(box, picture.rgb(box))
+    assert np.abs(picture.planes.astype(int) - planes).max() <= 1

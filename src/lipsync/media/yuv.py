@@ -71,7 +71,7 @@ class Yuv420Picture:
 
     def __post_init__(self) -> None:
         rows, width = self.planes.shape if self.planes.ndim == 2 else (0, 0)
-        if self.planes.dtype != np.uint8 or rows % 3 or (rows // 3) % 2 or width % 2 or not rows:
+        if self.planes.dtype != np.uint8 or rows % 3 or width % 2 or not rows:
             raise InputError(
                 f"I420 planes must be uint8 (H·3/2, W) with H and W even, got "
                 f"{self.planes.dtype} {self.planes.shape}"

@@ -28,6 +28,7 @@ from ...faces.mouth import head_pose, mouth_features
 from ...media.yuv import Yuv420Picture, even_box
 from ..base import ClipContext, Engine, EngineInput, PictureInput, Speech
 from .library import SHAPE_COLUMNS, LibraryBuilder, MouthLibrary
+from .mouth_geometry import Box
 from .mouth_sample import sample_box
 from .render import MouthRenderer, MouthSample, cut_sample
 from .select import SELF, SelectionCosts, select_path
@@ -268,9 +269,7 @@ class BuiltinEngine(Engine):
         region = self._region(plan, item.landmarks, (item.picture.width, item.picture.height))
         return dataclasses.replace(item, rgb=(region, item.picture.rgb(region)))
 
-    def _region(
-        self, plan: FramePlan, landmarks: np.ndarray, size: tuple[int, int]
-    ) -> tuple[int, int, int, int]:
+    def _region(self, plan: FramePlan, landmarks: np.ndarray, size: tuple[int, int]) -> Box:
         """The part of the frame that rendering ``plan`` reads: even edges (whole chroma
         samples)."""
         region = self.renderer.region(landmarks, size)
@@ -310,9 +309,9 @@ class BuiltinEngine(Engine):
         picture: Yuv420Picture,
         landmarks: np.ndarray,
         plan: FramePlan,
-        region: tuple[int, int, int, int],
+        region: Box,
         rgb: np.ndarray | None = None,
-    ) -> tuple[int, int, int, int] | None:
+    ) -> Box | None:
         """Render the frame's mouth with ``region`` of ``picture`` (its RGB when already
         converted) on the canvas; the box it changed, or None."""
         canvas = self._canvas_for((picture.width, picture.height))
@@ -333,13 +332,11 @@ class BuiltinEngine(Engine):
         return self.name
 
 
-def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+def _union(a: Box, b: Box) -> Box:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
-def _reads_within(
-    box: tuple[int, int, int, int], region: tuple[int, int, int, int], size: tuple[int, int]
-) -> bool:
+def _reads_within(box: Box, region: Box, size: tuple[int, int]) -> bool:
     """Whether rendering into ``box`` read only pixels of ``region``: bilinear sampling
     reaches one pixel beyond the box, except where the frame ends."""
     width, height = size
