@@ -174,21 +174,21 @@ class Pipeline:
         cancel: CancelToken | None,
         side_outputs: SideOutputs | None = None,
     ) -> SyncResult:
-        timer = StageTimer()
-        start = time.perf_counter()
-        speech = Speech(load_speech(audio, self.limits), 16000)
-        timer.add("audio", start)
-        cache_bytes = self.frame_cache_bytes if self.engine.cache_frames else 0
-        source = open_video(
-            video, fps=self.options.fps, limits=self.limits, cache_bytes=cache_bytes
-        )
-        try:
-            with library_threads():  # one thread per library on a small machine (see there)
+        with library_threads():  # one thread per library on a small machine (see there)
+            timer = StageTimer()
+            start = time.perf_counter()
+            speech = Speech(load_speech(audio, self.limits), 16000)
+            timer.add("audio", start)
+            cache_bytes = self.frame_cache_bytes if self.engine.cache_frames else 0
+            source = open_video(
+                video, fps=self.options.fps, limits=self.limits, cache_bytes=cache_bytes
+            )
+            try:
                 return self._run_on(
                     source, speech, audio, output, timer, progress, cancel, side_outputs
                 )
-        finally:
-            source.drop_cache()
+            finally:
+                source.drop_cache()
 
     def _run_on(
         self,

@@ -31,6 +31,16 @@ def small_machine() -> bool:
     return available_cores() <= SMALL_MACHINE_CORES
 
 
+def child_environment() -> dict[str, str]:
+    """The environment for the pipeline's child processes (encoding, phone recognition): on a
+    small machine their OpenBLAS gets one thread from the start, as ``library_threads`` gives
+    this process, so that no idle worker of theirs spins beside the pipeline."""
+    environment = dict(os.environ)
+    if small_machine():
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+    return environment
+
+
 @contextlib.contextmanager
 def library_threads() -> Iterator[None]:
     """For one run: OpenCV and BLAS on the calling thread only on a small machine; restored

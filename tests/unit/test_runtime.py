@@ -76,3 +76,15 @@ def test_importing_lipsync_does_not_import_torch() -> None:
         "lipsync.audio.mel; assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_child_processes_get_one_blas_thread_on_a_small_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lipsync import threads
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    assert threads.child_environment()["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setattr(threads, "available_cores", lambda: 16)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert "OPENBLAS_NUM_THREADS" not in threads.child_environment()

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import LipsyncError, ModelError
 from ..progress import CancelToken
+from ..threads import child_environment
 from .phones import SAMPLE_RATE, Phone, recognise_phones
 
 _MODEL_ERROR_STATUS = 3
@@ -43,6 +44,7 @@ class BackgroundPhones:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                env=child_environment(),
             )
         except OSError:
             self._process = None

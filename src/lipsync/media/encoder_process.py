@@ -38,6 +38,7 @@ import numpy as np
 from .. import errors
 from ..errors import LipsyncError
 from ..options import Limits
+from ..threads import child_environment
 from .yuv import Matrix
 
 _FINISH = 0xFFFF_FFFF
@@ -131,6 +132,7 @@ class EncoderProcess:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     pass_fds=(self._memfd,),
+                    env=child_environment(),
                 )
             except OSError as exc:
                 raise LipsyncError(f"could not start the encoder process: {exc}") from None
