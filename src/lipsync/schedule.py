@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
 from .options import LoopMode
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11; only for the type checker
 
 
 def output_frame_count(speech_s: float, fps: float, source_frames: int, pad_audio: bool) -> int:

@@ -75,8 +75,9 @@ class EncoderProcess:
 
     Arguments as ``VideoWriter``'s. ``slots``: frames that may wait for the encoder.
     ``planes``: ``write`` takes I420 planes (as ``VideoWriter.write_planes``, in ``matrix``)
-    instead of RGB frames; half the bytes to copy, and no colour conversion. Raises the child's LipsyncError (the same class and message) from ``write`` or
-    ``close``; LipsyncError when the child cannot start or dies.
+    instead of RGB frames; half the bytes to copy, and no colour conversion. Raises the
+    child's LipsyncError (the same class and message) from ``write`` or ``close``;
+    LipsyncError when the child cannot start or dies.
     """
 
     def __init__(
