@@ -95,12 +95,7 @@ def target_geometry(
     target = current + across + down
     target += (extra_open * iod * mesh.opening)[:, None] * axes.down
 
-    anchors = anchor_points(
-        np.asarray(landmarks[list(ANCHOR_BASE), :2], np.float64),
-        np.asarray(landmarks[ANCHOR_CENTRE, :2], np.float64),
-        axes.down,
-        anchor_margin * iod,
-    )
+    anchors = face_anchors(landmarks, axes, anchor_margin * iod)
     target = _limit_strain(mesh, current, target, anchors)
     current_all = np.concatenate([current, anchors])
     target_all = unfold(current_all, np.concatenate([target, anchors]), mesh)
@@ -125,6 +120,17 @@ def _limit_strain(
     limited = target.copy()
     limited[free] = current[free] + shift * scale[:, None]
     return limited
+
+
+def face_anchors(landmarks: np.ndarray, axes: MouthFrame, margin: float) -> np.ndarray:
+    """float64 (A, 2): the points beyond the jaw line of ``landmarks`` that hold the neck and
+    background still (``mouth_mesh.anchor_points``, ``margin`` pixels out)."""
+    return anchor_points(
+        np.asarray(landmarks[list(ANCHOR_BASE), :2], np.float64),
+        np.asarray(landmarks[ANCHOR_CENTRE, :2], np.float64),
+        axes.down,
+        margin,
+    )
 
 
 def mouth_axes(landmarks: np.ndarray) -> MouthFrame:

@@ -48,12 +48,13 @@ from .mouth_geometry import (
     Box,
     MouthGeometry,
     clip_box,
+    face_anchors,
     inner_gap,
     mouth_axes,
     render_box,
     target_geometry,
 )
-from .mouth_mesh import ANCHOR_BASE, ANCHOR_CENTRE, anchor_points, mouth_mesh
+from .mouth_mesh import ANCHOR_BASE, anchor_points, mouth_mesh
 from .mouth_sample import MouthSample, check_frame, check_landmarks, cut_sample
 
 __all__ = ["MouthRenderer", "MouthSample", "RenderedMouth", "cut_sample"]
@@ -197,12 +198,7 @@ class MouthRenderer:
         unusually far reaches beyond)."""
         check_landmarks(landmarks, self.mesh)
         iod = float(facemesh.inter_ocular(landmarks))
-        anchors = anchor_points(
-            np.asarray(landmarks[list(ANCHOR_BASE), :2], np.float64),
-            np.asarray(landmarks[ANCHOR_CENTRE, :2], np.float64),
-            mouth_axes(landmarks).down,
-            self.anchor_margin * iod,
-        )
+        anchors = face_anchors(landmarks, mouth_axes(landmarks), self.anchor_margin * iod)
         points = np.concatenate([landmarks[self.mesh.indices, :2], anchors])
         reach = _REGION_SLACK * iod
         low, high = np.floor(points.min(axis=0) - reach), np.ceil(points.max(axis=0) + reach)
