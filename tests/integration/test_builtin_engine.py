@@ -209,8 +209,8 @@ def test_editing_a_picture_equals_rendering_its_rgb(
         rgb = picture.rgb((0, 0, *size))
         [expected] = engine.generate([EngineInput(index, rgb, (0, 0, *size), landmarks, index)])
         before = picture.planes.copy()
-        if engine._canvas is not None:  # poisoned: a read outside the region would show
-            engine._canvas[:] = (255, 0, 255)
+        for canvas in engine._canvases:  # poisoned: a read outside the region would show
+            canvas[:] = (255, 0, 255)
         [has_face] = engine.edit_pictures([PictureInput(index, picture, landmarks, index)])
         assert has_face == (expected is not None)
         if expected is None:

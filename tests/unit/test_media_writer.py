@@ -229,19 +229,23 @@ def _i420(frame: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420))
 
 
+@pytest.mark.parametrize("copy", [True, False])
 @pytest.mark.parametrize(
     ("matrix", "tag", "height"), [("bt601", 6, 48), ("bt709", 1, 48), ("bt709", 1, 46)]
 )
 def test_planes_are_encoded_as_given_and_tagged_with_their_matrix(
-    tmp_path: Path, matrix: str, tag: int, height: int
+    tmp_path: Path, matrix: str, tag: int, height: int, copy: bool
 ) -> None:
     path = tmp_path / "planes.mp4"
     pictures = [_i420(frame) for frame in _smooth_frames(5, height, 64)]
     buffer = np.empty_like(pictures[0])
     with VideoWriter(path, 25, 64, height, crf=0, preset="ultrafast", matrix=matrix) as writer:  # type: ignore[arg-type]
         for planes in pictures:
-            buffer[:] = planes  # one array reused: the writer must have taken a copy
-            writer.write_planes(buffer)
+            buffer[:] = planes
+            writer.write_planes(buffer, copy=copy)
+            # One array reused, and spoilt as soon as the call returns: the encoder must be
+            # done with it (copy=False) or have taken a copy.
+            buffer[:] = 255 - buffer
     with av.open(str(path)) as container:
         assert container.streams.video[0].codec_context.colorspace == tag
         decoded = [frame.to_ndarray() for frame in container.decode(video=0)]

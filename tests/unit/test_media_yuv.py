@@ -53,6 +53,23 @@ def test_the_two_matrices_differ() -> None:
     assert np.abs(bt601 - bt709).max() > 10
 
 
+def test_a_region_converts_into_a_view_of_a_canvas_and_nothing_else() -> None:
+    picture = Yuv420Picture(_planes(), "bt709")
+    box = (10, 6, 40, 30)
+    canvas = np.full((48, 64, 3), 7, np.uint8)
+    view = canvas[6:30, 10:40]
+    assert picture.rgb(box, out=view) is view
+    assert np.array_equal(view, picture.rgb(box))
+    untouched = np.ones((48, 64), bool)
+    untouched[6:30, 10:40] = False
+    assert (canvas[untouched] == 7).all()
+    strided = np.zeros((24, 30, 6), np.uint8)[..., ::2]  # a layout OpenCV cannot write into
+    assert np.array_equal(picture.rgb(box, out=strided), picture.rgb(box))
+    assert np.array_equal(strided, picture.rgb(box))
+    with pytest.raises(InputError, match="out must be uint8"):
+        picture.rgb(box, out=np.zeros((24, 31, 3), np.uint8))
+
+
 @pytest.mark.parametrize("matrix", ["bt601", "bt709"])
 def test_a_region_converted_and_pasted_back_is_kept(matrix: str) -> None:
     planes = _planes()

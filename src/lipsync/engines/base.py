@@ -52,7 +52,8 @@ class PictureInput:
     """One output frame for ``Engine.edit_pictures``: ``picture``, the source frame shown at
     output index ``index`` in the decoder's YUV, which the engine edits in place;
     ``landmarks`` as in ``EngineInput`` (None: no face tracked here). ``rgb``: a box of the
-    picture (x1, y1, x2, y2) and its uint8 RGB, when ``Engine.preload`` converted one."""
+    picture (x1, y1, x2, y2) and a frame-sized uint8 RGB canvas holding that box's pixels in
+    frame coordinates (the rest undefined), when ``Engine.preload`` converted one."""
 
     index: int
     picture: Yuv420Picture

@@ -279,7 +279,6 @@ def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -
         preset=str(settings["preset"]),
         matrix=settings["matrix"],
     )
-    write = writer.write_planes if planes else writer.write
     with library_threads(), writer:  # one thread per library on a small machine
         while True:
             word = _read_word(commands)
@@ -287,7 +286,12 @@ def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -
                 break
             if word == _ABORT or word >= slots:
                 raise _Aborted
-            write(frames[word])
+            if planes:
+                # Encoded from the slot itself: the parent reuses it only once it is handed
+                # back below, after the encoder has taken its own copy.
+                writer.write_planes(frames[word], copy=False)
+            else:
+                writer.write(frames[word])
             replies.write(_WORD.pack(word))
             replies.flush()
     replies.write(_WORD.pack(_FINISHED))

@@ -101,9 +101,14 @@ class Yuv420Picture:
         v = flat[luma + chroma :].reshape(height // 2, width // 2)
         return flat[:luma].reshape(height, width), u, v
 
-    def rgb(self, box: Box) -> np.ndarray:
-        """uint8 RGB (y2 - y1, x2 - x1, 3) of ``box`` (even edges, see ``even_box``)."""
+    def rgb(self, box: Box, out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 RGB (y2 - y1, x2 - x1, 3) of ``box`` (even edges, see ``even_box``), written
+        into ``out`` when given (an array of that shape, e.g. a view into a larger canvas)."""
         x1, y1, x2, y2 = self._check(box)
+        if out is not None and (out.shape != (y2 - y1, x2 - x1, 3) or out.dtype != np.uint8):
+            raise InputError(
+                f"out must be uint8 ({y2 - y1}, {x2 - x1}, 3), got {out.dtype} {out.shape}"
+            )
         luma, u, v = self._views()
         size = (x2 - x1, y2 - y1)
         half = (slice(y1 // 2, y2 // 2), slice(x1 // 2, x2 // 2))
@@ -111,7 +116,15 @@ class Yuv420Picture:
             cv2.resize(plane[half], size, interpolation=cv2.INTER_NEAREST) for plane in (u, v)
         )
         ycbcr = cv2.merge([luma[y1:y2, x1:x2], cb, cr])
-        return np.asarray(cv2.transform(ycbcr, _TO_RGB[self.matrix]))  # rounds and saturates
+        to_rgb = _TO_RGB[self.matrix]
+        if out is not None and out.strides[1:] == (3, 1):  # rows of packed pixels, e.g. a view
+            cv2.transform(ycbcr, to_rgb, dst=out)  # in place; rounds and saturates
+            return out
+        converted = np.asarray(cv2.transform(ycbcr, to_rgb))
+        if out is None:
+            return converted
+        out[...] = converted
+        return out
 
     def paste_rgb(self, box: Box, pixels: np.ndarray) -> None:
         """Replace ``box`` (even edges) with uint8 RGB ``pixels`` of its size, in place."""

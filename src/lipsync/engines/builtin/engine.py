@@ -15,6 +15,7 @@ lips and skin are real.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from ...audio.phones import Phone, recognise_phones
 from ...audio.phones_child import BackgroundPhones
 from ...errors import OptionsError
 from ...faces.mouth import head_pose, mouth_features
-from ...media.yuv import Yuv420Picture, even_box
+from ...media.yuv import even_box
 from ..base import ClipContext, Engine, EngineInput, PictureInput, Speech
 from .library import SHAPE_COLUMNS, LibraryBuilder, MouthLibrary
 from .mouth_geometry import Box
@@ -90,7 +91,9 @@ class BuiltinEngine(Engine):
         self.analysis: Analysis | None = None
         self._phones: BackgroundPhones | None = None
         self._phones_of: Speech | None = None
-        self._canvas: np.ndarray | None = None  # see ``_edit_one``
+        # Frame-sized RGB canvases, reused (see ``_take_canvas``); taken by ``preload`` on the
+        # decoding thread and given back by ``_edit_one``: a deque's ends are thread-safe.
+        self._canvases: deque[np.ndarray] = deque()
 
     def listen(self, speech: Speech) -> None:
         # Phone recognition (pocketsphinx) runs in a child process during the first pass.
@@ -266,8 +269,12 @@ class BuiltinEngine(Engine):
         plan = self._plan_at(item.index, item.landmarks)
         if plan is None or item.landmarks is None or self._keeps_own_mouth(plan):
             return item
-        region = self._region(plan, item.landmarks, (item.picture.width, item.picture.height))
-        return dataclasses.replace(item, rgb=(region, item.picture.rgb(region)))
+        size = (item.picture.width, item.picture.height)
+        region = self._region(plan, item.landmarks, size)
+        canvas = self._take_canvas(size)
+        x1, y1, x2, y2 = region
+        item.picture.rgb(region, out=canvas[y1:y2, x1:x2])
+        return dataclasses.replace(item, rgb=(region, canvas))
 
     def _region(self, plan: FramePlan, landmarks: np.ndarray, size: tuple[int, int]) -> Box:
         """The part of the frame that rendering ``plan`` reads: even edges (whole chroma
@@ -286,37 +293,41 @@ class BuiltinEngine(Engine):
             return True
         picture, landmarks = item.picture, item.landmarks
         size = (picture.width, picture.height)
-        region, rgb = item.rgb or (self._region(plan, landmarks, size), None)
-        box = self._render_on_canvas(picture, landmarks, plan, region, rgb)
-        if box is not None and not _reads_within(box, region, size):
-            # The mouth moved unusually far and reached beyond the region: the whole frame.
-            box = self._render_on_canvas(picture, landmarks, plan, (0, 0, *size))
-        if box is not None:
-            x1, y1, x2, y2 = changed = even_box(box, *size)
-            picture.paste_rgb(changed, self._canvas_for(size)[y1:y2, x1:x2])
+        if item.rgb is not None:
+            region, canvas = item.rgb
+        else:
+            region, canvas = self._region(plan, landmarks, size), self._take_canvas(size)
+            x1, y1, x2, y2 = region
+            picture.rgb(region, out=canvas[y1:y2, x1:x2])
+        try:
+            box = self._render_on(canvas, landmarks, plan)
+            if box is not None and not _reads_within(box, region, size):
+                # The mouth moved unusually far and reached beyond the region: the whole frame.
+                picture.rgb((0, 0, *size), out=canvas)
+                box = self._render_on(canvas, landmarks, plan)
+            if box is not None:
+                x1, y1, x2, y2 = changed = even_box(box, *size)
+                picture.paste_rgb(changed, canvas[y1:y2, x1:x2])
+        finally:
+            self._canvases.append(canvas)
         return True
 
-    def _canvas_for(self, size: tuple[int, int]) -> np.ndarray:
-        """A frame-sized RGB canvas, reused from frame to frame, of which ``_edit_one`` fills
-        only the region around the mouth: the renderer reads and draws there alone (checked),
-        in frame coordinates."""
-        if self._canvas is None or self._canvas.shape[:2] != (size[1], size[0]):
-            self._canvas = np.empty((size[1], size[0], 3), np.uint8)
-        return self._canvas
+    def _take_canvas(self, size: tuple[int, int]) -> np.ndarray:
+        """A frame-sized uint8 RGB canvas of which the caller fills only the region around the
+        mouth: the renderer reads and draws there alone (checked by ``_edit_one``), in frame
+        coordinates. Canvases are reused, so only that region's pages are ever touched, and
+        the region is converted straight into it."""
+        while self._canvases:
+            try:
+                canvas = self._canvases.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if canvas.shape[:2] == (size[1], size[0]):
+                return canvas
+        return np.empty((size[1], size[0], 3), np.uint8)
 
-    def _render_on_canvas(
-        self,
-        picture: Yuv420Picture,
-        landmarks: np.ndarray,
-        plan: FramePlan,
-        region: Box,
-        rgb: np.ndarray | None = None,
-    ) -> Box | None:
-        """Render the frame's mouth with ``region`` of ``picture`` (its RGB when already
-        converted) on the canvas; the box it changed, or None."""
-        canvas = self._canvas_for((picture.width, picture.height))
-        x1, y1, x2, y2 = region
-        canvas[y1:y2, x1:x2] = picture.rgb(region) if rgb is None else rgb
+    def _render_on(self, canvas: np.ndarray, landmarks: np.ndarray, plan: FramePlan) -> Box | None:
+        """Render the frame's mouth on ``canvas`` in place; the box it changed, or None."""
         samples = self._samples(plan, canvas, landmarks)
         return self.renderer.render_layers(
             canvas, landmarks, samples, plan.extra_open, debug=False, in_place=True
@@ -326,7 +337,7 @@ class BuiltinEngine(Engine):
         self._close_phones()
         self._library = None
         self._plans = []
-        self._canvas = None
+        self._canvases.clear()
 
     def describe(self) -> str:
         return self.name
