@@ -83,6 +83,26 @@ def test_h264_aac_with_exact_rate_and_durations(
         assert first_audio.pts == 0
 
 
+def test_audio_written_in_steps_is_the_audio_written_per_frame(
+    tmp_path: Path, speech_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lipsync.media import writer as writer_module
+
+    def audio_packets(path: Path) -> list[tuple[int | None, bytes]]:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            return [(p.pts, bytes(p)) for p in container.demux(stream) if p.size]
+
+    frames = _smooth_frames(70, 32, 32)
+    stepped = tmp_path / "stepped.mp4"  # the default: audio encoded each second of video
+    _write(stepped, frames, 25, audio=iter_audio(speech_wav), preset="ultrafast")
+    monkeypatch.setattr(writer_module, "_AUDIO_STEP_S", 1 / 25)
+    per_frame = tmp_path / "per_frame.mp4"
+    _write(per_frame, frames, 25, audio=iter_audio(speech_wav), preset="ultrafast")
+    packets = audio_packets(stepped)
+    assert len(packets) > 50 and packets == audio_packets(per_frame)
+
+
 def test_short_audio_is_padded_with_silence(tmp_path: Path) -> None:
     tone = ArrayAudio(np.full(8000, 0.5, np.float32), 16000)  # 0.5 s
     path = tmp_path / "padded.mp4"

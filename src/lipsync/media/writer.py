@@ -34,6 +34,11 @@ from .audio import AudioSource
 from .yuv import Matrix, i420_from_rgb
 
 _CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
+# Audio is encoded in steps of this many seconds of video, not after every frame (the muxer
+# interleaves the packets, which are the same either way): switching between the encoders
+# every frame left x264's caches cold, and the audio cost twice its own time (20 s of 720p
+# with AAC: 0.67 s of CPU more than without audio, instead of 0.32 s).
+_AUDIO_STEP_S = 1.0
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 _BT709 = 1  # AVCOL_PRI_BT709 = AVCOL_TRC_BT709
 # AVCOL_SPC_SMPTE170M (the matrix OpenCV's RGB→I420 conversion uses) and AVCOL_SPC_BT709.
@@ -110,6 +115,7 @@ class VideoWriter:
         self._crf = crf
         self._preset = preset
         self._frames_written = 0
+        self._audio_every = max(1, round(self.fps * _AUDIO_STEP_S))  # frames
         self._temp_path: Path | None = None
         self._container: OutputContainer | None = None
         self._video: VideoStream | None = None
@@ -205,7 +211,7 @@ class VideoWriter:
         for packet in self._video.encode(video_frame):
             self._container.mux(packet)
         self._frames_written += 1
-        if self._audio is not None:
+        if self._audio is not None and self._frames_written % self._audio_every == 0:
             self._audio.write_until(self._frames_written / self.rate, pad=False)
 
     def _to_video_frame(self, frame: np.ndarray) -> av.VideoFrame:
