@@ -20,6 +20,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -174,11 +175,14 @@ class Pipeline:
         cancel: CancelToken | None,
         side_outputs: SideOutputs | None = None,
     ) -> SyncResult:
-        with library_threads():  # one thread per library on a small machine (see there)
+        with (
+            library_threads(),  # one thread per library on a small machine (see there)
+            ThreadPoolExecutor(1, thread_name_prefix="lipsync-speech") as speech_thread,
+        ):
             timer = StageTimer()
-            start = time.perf_counter()
-            speech = Speech(load_speech(audio, self.limits), 16000)
-            timer.add("audio", start)
+            # The speech decodes, and the engine starts on it (``Engine.listen``), while the
+            # first pass begins: a tenth of a second that one core would otherwise idle.
+            speech = speech_thread.submit(self._listen, audio)
             cache_bytes = self.frame_cache_bytes if self.engine.cache_frames else 0
             source = open_video(
                 video, fps=self.options.fps, limits=self.limits, cache_bytes=cache_bytes
@@ -190,10 +194,15 @@ class Pipeline:
             finally:
                 source.drop_cache()
 
+    def _listen(self, audio: Path) -> Speech:
+        speech = Speech(load_speech(audio, self.limits), 16000)
+        self.engine.listen(speech)
+        return speech
+
     def _run_on(
         self,
         source: VideoSource,
-        speech: Speech,
+        listening: Future[Speech],
         audio: Path,
         output: Path,
         timer: StageTimer,
@@ -202,8 +211,10 @@ class Pipeline:
         side_outputs: SideOutputs | None,
     ) -> SyncResult:
         options, video = self.options, source.path
-        self.engine.listen(speech)
-        track = self._analyse(source, timer, progress, cancel)
+        track = self._analyse(source, timer, progress, cancel, listening)
+        start = time.perf_counter()
+        speech = listening.result()
+        timer.add("audio", start)  # waiting for the speech once the first pass is done
         n_source = len(track)
         fps = source.fps
         if options.still_duration_s is not None and source.is_still:
@@ -254,8 +265,10 @@ class Pipeline:
         timer: StageTimer,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
+        listening: Future[Speech],
     ) -> FaceTrack:
-        """First pass: count the constant-rate frames and track the face (small data only)."""
+        """First pass: count the constant-rate frames and track the face (small data only).
+        Stops early with the error of ``listening`` (the speech's loading) if it failed."""
         options = self.options
         reporter = Reporter("faces", source.frame_count, progress, cancel)
         if options.box is not None:
@@ -270,6 +283,8 @@ class Pipeline:
         tracker = self.tracker_factory(options)
         frames = timer.timed("decode", prefetch(source.frames()))
         for index, frame in enumerate(reporter.track(frames)):
+            if listening.done() and listening.exception() is not None:
+                listening.result()  # raises the speech's error: no point going on
             start = time.perf_counter()
             observation = tracker.observe(frame)
             timer.add("detect+track", start)

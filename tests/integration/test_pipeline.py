@@ -275,3 +275,32 @@ def test_an_engine_that_gains_nothing_from_batches_gets_single_frames(
         face_video, speech_wav, tmp_path / "out.mp4"
     )
     assert set(sizes) == {1} and len(sizes) == result.frames
+
+
+def test_speech_that_fails_to_decode_stops_the_first_pass_early(
+    tiny_engine, face_video, speech_wav, tmp_path, monkeypatch
+):
+    # The speech decodes beside the first pass: its error must end the run without waiting
+    # for the pass, and leave no output.
+    from lipsync import pipeline as pipeline_module
+    from lipsync.errors import CorruptMediaError
+
+    def damaged_speech(path, limits=None, sample_rate=16000):  # test double
+        raise CorruptMediaError(f"{Path(path).name} is damaged at 1.20 s")
+
+    monkeypatch.setattr(pipeline_module, "load_speech", damaged_speech)
+    pipeline = Pipeline(tiny_engine, SyncOptions())
+    make_tracker, observed = pipeline.tracker_factory, []
+
+    def counting_tracker(options):
+        tracker = make_tracker(options)
+        observe = tracker.observe
+        tracker.observe = lambda frame: observed.append(1) or observe(frame)
+        return tracker
+
+    pipeline.tracker_factory = counting_tracker
+    out = tmp_path / "out.mp4"
+    with pytest.raises(CorruptMediaError, match=r"speech\.wav is damaged at 1\.20 s"):
+        pipeline.run(face_video, speech_wav, out)
+    assert len(observed) < 75 // 2  # of 3 s at 25 fps
+    assert not out.exists()

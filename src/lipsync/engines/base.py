@@ -110,7 +110,9 @@ class Engine(ABC):
     edits_pictures: bool = False
 
     def listen(self, speech: Speech) -> None:  # noqa: B027
-        """Before the first pass: the speech, for engines that analyse it meanwhile."""
+        """As the first pass starts: the speech, for engines that analyse it meanwhile. Called
+        from another thread, possibly while ``analyse_frame`` runs (the pipeline decodes the
+        speech beside the first pass); always before ``analyse_clip``."""
 
     def analyse_frame(self, index: int, frame: np.ndarray, landmarks: np.ndarray | None) -> None:  # noqa: B027
         """First pass: source frame ``index`` (uint8 RGB (H, W, 3)) and its raw landmarks."""
