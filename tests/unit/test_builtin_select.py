@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lipsync.engines.builtin.select import SELF, SelectionCosts, select_path
 
@@ -81,3 +82,58 @@ def test_long_outputs_are_linear_time():
     assert path.shape == (n,)
     chosen = np.where(path >= 0, shapes[np.maximum(path, 0), 0], 0.05)
     assert np.corrcoef(chosen, targets[:, 0])[0, 1] > 0.8
+
+
+def _path_cost(path, targets, library, successor, own, continues, costs, lib_pose, pose):
+    """The cost ``select_path`` minimises, written out frame by frame (a reference)."""
+    weights = np.array(costs.feature_weights)
+
+    def shape_of(t: int, choice: int) -> np.ndarray:
+        return (own[t] if choice == SELF else library[choice]) / SCALE
+
+    def shape_cost(t: int, choice: int) -> float:
+        cost = float((((shape_of(t, choice) - targets[t] / SCALE) ** 2) * weights).sum())
+        if choice == SELF:
+            return cost - costs.self_bonus
+        return cost + costs.pose * float(((lib_pose[choice] - pose[t]) ** 2).sum())
+
+    total = 0.0
+    for t, choice in enumerate(path):
+        total += shape_cost(t, choice)
+        if t == 0:
+            continue
+        before = path[t - 1]
+        if before == SELF and choice == SELF:
+            join = 0.0 if continues[t] else costs.hold
+        elif before >= 0 and before == choice:
+            join = costs.hold
+        elif before >= 0 and successor[before] == choice:
+            join = 0.0
+        else:
+            gap = ((shape_of(t - 1, before) - shape_of(t, choice)) ** 2 * weights).sum()
+            join = costs.jump + costs.jump_shape * float(gap)
+        total += join
+    return total
+
+
+def test_the_path_is_the_cheapest_of_all_paths():
+    import itertools
+
+    rng = np.random.default_rng(7)
+    costs = SelectionCosts(beam=4)  # the whole library: the search is exhaustive
+    for _ in range(15):
+        targets = rng.uniform(0.0, 0.3, (4, 3))
+        library = rng.uniform(0.0, 0.3, (4, 3))
+        successor = np.array([1, 2, -1, -1])
+        own = rng.uniform(0.0, 0.3, (4, 3))
+        continues = rng.random(4) < 0.5
+        lib_pose, pose = rng.normal(0, 0.05, (4, 2)), rng.normal(0, 0.05, (4, 2))
+        args = (targets, library, successor, own, continues, costs, lib_pose, pose)
+        path = select_path(
+            targets, library, successor, own, continues, SCALE, costs, lib_pose, pose
+        )
+        best = min(
+            _path_cost(candidate, *args)
+            for candidate in itertools.product([SELF, 0, 1, 2, 3], repeat=4)
+        )
+        assert _path_cost(path.tolist(), *args) == pytest.approx(best, abs=1e-9)
