@@ -234,9 +234,10 @@ class VideoWriter:
         if wrap and planes.shape[0] % 6 == 0:
             # Wrapped, not copied (a copy costs 0.4 ms per 720p frame). The frame keeps the
             # array alive for as long as FFmpeg refers to it, and FFmpeg is done with it when
-            # ``encode`` returns: its libx264 wrapper hands the planes to x264_encoder_encode,
-            # which copies the picture into a frame of its own before returning, and PyAV
-            # drains every packet after sending each frame, so none waits in libavcodec.
+            # ``encode`` returns: libavcodec passes each frame it is sent to the encoder at
+            # once (PyAV takes out every packet after each frame, so no packet waiting could
+            # make it hold the frame back), and x264_encoder_encode copies the picture into
+            # a frame of its own before it returns.
             # PyAV (18.1) misplaces the chroma planes of a wrapped array when they have an odd
             # number of rows (height not a multiple of 4), hence the copy for those.
             yuv = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
