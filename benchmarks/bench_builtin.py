@@ -8,12 +8,16 @@ fresh process so that peak RSS is the run's own: re-synced to its own speech, an
 different voice (generated). The real-time factor is wall time divided by the output's
 duration; below 0.5 means more than twice as fast as real time. Shared virtual machines vary
 by a fifth from run to run, so the median run is reported, with the fastest and slowest.
+The run's CPU time (this process and its children: the encoder and the phone recogniser) is
+reported too: it moves far less than the wall time when the host is busy, so it shows
+whether a change did less work.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -29,11 +33,12 @@ def run_child(video: str, audio: str, out: str) -> dict[str, object]:
     from lipsync.options import SyncOptions
     from lipsync.pipeline import sync
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_s()
     result = sync(video, audio, out, SyncOptions(engine="builtin"))
     wall = time.perf_counter() - start
     return {
         "wall_s": wall,
+        "cpu_s": _cpu_s() - cpu_start,
         "duration_s": result.duration_s,
         "frames": result.frames,
         "rtf": wall / result.duration_s,
@@ -43,8 +48,17 @@ def run_child(video: str, audio: str, out: str) -> dict[str, object]:
     }
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def measure(video: Path, audio: Path, out: Path, repeat: int) -> dict[str, object]:
-    """The median run (by wall time) of ``repeat``, with ``wall_range_s`` (fastest, slowest)."""
+    """The median run (by wall time) of ``repeat``, with ``wall_range_s`` (fastest, slowest)
+    and ``median_cpu_s``, the median of the runs' CPU times."""
     command = [sys.executable, __file__, "--_child", str(video), str(audio), str(out)]
     runs = []
     for _ in range(repeat):
@@ -53,6 +67,7 @@ def measure(video: Path, audio: Path, out: Path, repeat: int) -> dict[str, objec
     runs.sort(key=lambda run: float(run["wall_s"]))
     median = runs[len(runs) // 2]
     median["wall_range_s"] = [runs[0]["wall_s"], runs[-1]["wall_s"]]
+    median["median_cpu_s"] = sorted(float(run["cpu_s"]) for run in runs)[len(runs) // 2]
     return median
 
 
@@ -96,7 +111,8 @@ def main() -> None:
         )
         fastest, slowest = fig["wall_range_s"]  # type: ignore[misc]
         print(
-            f"{'':13s} median of {args.repeat} runs; fastest {fastest:.1f} s, slowest {slowest:.1f} s"
+            f"{'':13s} median of {args.repeat} runs; fastest {fastest:.1f} s, slowest {slowest:.1f} s; "
+            f"CPU {fig['median_cpu_s']:.1f} s (median)"
         )
         print(f"{'':13s} {stages}")
     if args.json:
