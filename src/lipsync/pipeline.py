@@ -182,14 +182,14 @@ class Pipeline:
             timer = StageTimer()
             # The speech decodes, and the engine starts on it (``Engine.listen``), while the
             # first pass begins: a tenth of a second that one core would otherwise idle.
-            speech = speech_thread.submit(self._listen, audio)
+            listening = speech_thread.submit(self._listen, audio)
             cache_bytes = self.frame_cache_bytes if self.engine.cache_frames else 0
             source = open_video(
                 video, fps=self.options.fps, limits=self.limits, cache_bytes=cache_bytes
             )
             try:
                 return self._run_on(
-                    source, speech, audio, output, timer, progress, cancel, side_outputs
+                    source, listening, audio, output, timer, progress, cancel, side_outputs
                 )
             finally:
                 source.drop_cache()
