@@ -34,6 +34,7 @@ from .faces.tracker import FaceTracker
 from .faces.types import FaceTrack
 from .media import encoder_process
 from .media.audio import iter_audio, load_speech
+from .media.carry import CopiedAudio, copyable
 from .media.encoder_process import EncoderProcess
 from .media.probe import MediaInfo, probe
 from .media.video import VideoSource, open_video
@@ -217,16 +218,20 @@ class Pipeline:
         timer.add("audio", start)  # waiting for the speech once the first pass is done
         n_source = len(track)
         fps = source.fps
+        speech_s = speech.duration_s
         if options.still_duration_s is not None and source.is_still:
             speech_s = options.still_duration_s
-        else:
-            speech_s = speech.duration_s
         n_out = output_frame_count(speech_s, fps, n_source, options.pad_audio)
+        # An output as long as the speech (neither padded nor cut by more than half a frame)
+        # may carry its sound as it is (``_open_outputs``).
+        as_long_as_speech = speech_s == speech.duration_s and n_out == max(1, round(speech_s * fps))
 
         with contextlib.ExitStack() as files:
             # Opened before the engine prepares, so that the encoder's process starts up
             # (0.4 s of imports) while this one works on its own.
-            outputs = self._open_outputs(files, source, audio, output, side_outputs)
+            outputs = self._open_outputs(
+                files, source, audio, output, side_outputs, as_long_as_speech
+            )
             start = time.perf_counter()
             if self.engine.uses_video_audio:
                 own_speech = self._own_speech(video, audio, speech)
@@ -309,16 +314,24 @@ class Pipeline:
         audio: Path,
         output: Path,
         side_outputs: SideOutputs | None,
+        as_long_as_speech: bool = False,
     ) -> _Outputs:
         """The output file's writer and the side outputs asked for. ``files`` closes them; when
-        the run fails before the second pass has closed them, nothing is published."""
+        the run fails before the second pass has closed them, nothing is published.
+        ``as_long_as_speech``: a video that carries ``audio``'s sound as it is, where its
+        container allows (``media.carry``): bit-exact, and nothing to encode."""
         options = self.options
         side = side_outputs or SideOutputs()
         depth = queue_depth(self._batch_size(), source.width * source.height * 3)
 
         matrix = self._picture_matrix(source, side)
+        # With pictures, the second pass may make them in the encoder's slots themselves
+        # (``_synthesise``): the queue, the batch being edited and the picture being read
+        # hold slots, and one more is left, so the encoder never waits for one they hold.
+        slots = depth + self._batch_size() + 2 if matrix is not None else depth
 
         def open_writer(path: Path) -> FrameSink:
+            copy_audio = as_long_as_speech and copyable(audio, path.suffix, self.limits)
             if not options.lossless and encoder_process.supported():
                 child = EncoderProcess(
                     path,
@@ -328,9 +341,10 @@ class Pipeline:
                     audio=audio,
                     limits=self.limits,
                     preset=options.encoder_preset,
-                    slots=depth,
+                    slots=slots,
                     planes=matrix is not None,
                     matrix=matrix or "bt601",
+                    copy_audio=copy_audio,
                 )
                 files.callback(child.abort)  # nothing to do once it was closed
                 return child
@@ -339,7 +353,9 @@ class Pipeline:
                 source.fps,
                 source.width,
                 source.height,
-                audio=iter_audio(audio, self.limits),
+                audio=CopiedAudio(audio, self.limits)
+                if copy_audio
+                else iter_audio(audio, self.limits),
                 lossless=options.lossless,
                 preset=options.encoder_preset,
             )
@@ -399,7 +415,12 @@ class Pipeline:
         writer, debug_writer, intermediates, matrix = outputs
         read: Callable[[int, int], Iterator[np.ndarray | Yuv420Picture]]
         if matrix is not None:
-            read = functools.partial(source.pictures, release=last_read)
+            # Read once, in order, each picture can be made in the encoder's shared memory,
+            # edited there and handed over as it is: no copy of the whole frame is left
+            # for the engine's thread to make (0.3 ms a 720p frame). Frames held longer (a
+            # ping-pong run's blocks) would need more slots than there are.
+            into = writer.take_slot if last_read and isinstance(writer, EncoderProcess) else None
+            read = functools.partial(source.pictures, release=last_read, into=into)
         else:
             read = functools.partial(source.frames, release=last_read)
         # Encoding runs beside decoding and the engine (in a child process where it can);

@@ -304,3 +304,44 @@ def test_speech_that_fails_to_decode_stops_the_first_pass_early(
         pipeline.run(face_video, speech_wav, out)
     assert len(observed) < 75 // 2  # of 3 s at 25 fps
     assert not out.exists()
+
+
+def _audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+@pytest.mark.parametrize("in_a_child", [True, False])
+def test_speech_in_an_mp4_keeps_its_sound_bit_exact(
+    tiny_engine, face_video, tmp_path, monkeypatch, in_a_child
+):
+    # AAC in MP4, as long as the output: its packets are copied, not encoded again, whether
+    # the encoder runs in a child process or (where it cannot) in this one.
+    from lipsync.media import encoder_process
+
+    if not in_a_child:
+        monkeypatch.setattr(encoder_process, "supported", lambda: False)
+    out = tmp_path / "own.mp4"
+    Pipeline(tiny_engine, SyncOptions()).run(face_video, face_video, out)
+    assert _audio_packets(out) == _audio_packets(face_video)
+    # Elsewhere it is encoded: into Matroska, where AAC's priming has no place ...
+    mkv = tmp_path / "own.mkv"
+    Pipeline(tiny_engine, SyncOptions()).run(face_video, face_video, mkv)
+    assert stream_facts(mkv)["audio_codec"] == "aac" and _audio_packets(mkv) != _audio_packets(
+        face_video
+    )
+
+
+def test_speech_shorter_than_a_padded_output_is_encoded_and_padded(
+    tiny_engine, face_video, speech_wav, tmp_path
+):
+    # ... and where the output is longer than the speech, which is padded with silence.
+    from lipsync import samples
+
+    short = samples.face_video(tmp_path / "hi.mp4", seconds=1.0, size=(64, 64), audio=speech_wav)
+    out = tmp_path / "padded.mp4"
+    result = Pipeline(tiny_engine, SyncOptions(pad_audio=True)).run(face_video, short, out)
+    facts = stream_facts(out)
+    assert result.frames == open_video(face_video).frame_count
+    assert abs(facts["audio_s"] - result.duration_s) <= 1 / 25
+    assert _audio_packets(out) != _audio_packets(short)

@@ -136,3 +136,60 @@ def test_planes_need_an_even_size_and_their_own_shape(tmp_path: Path) -> None:
     finally:
         encoder.abort()
     assert os.listdir(tmp_path) == []
+
+
+def test_pictures_made_in_taken_slots_are_encoded_as_they_are(tmp_path: Path) -> None:
+    import queue
+    import threading
+
+    path = tmp_path / "slots.mp4"
+    encoder = EncoderProcess(path, 25, 64, 48, crf=0, preset="ultrafast", slots=3, planes=True)
+    written: list[np.ndarray] = []
+    taken: queue.Queue[np.ndarray] = queue.Queue()
+
+    def make() -> None:  # another thread takes slots and fills them, as the decoder does
+        for i in range(20):
+            slot = encoder.take_slot()
+            slot[:] = cv2.cvtColor(_gradient(48, 64, shift=8 * i), cv2.COLOR_RGB2YUV_I420)
+            written.append(slot.copy())
+            taken.put(slot)
+
+    maker = threading.Thread(target=make)
+    maker.start()
+    for _ in range(20):
+        encoder.write(taken.get(timeout=30))  # the slot itself: nothing is copied
+    maker.join()
+    # An array of the parent's own is still copied into a slot of its own.
+    own = cv2.cvtColor(_gradient(48, 64, shift=200), cv2.COLOR_RGB2YUV_I420)
+    encoder.write(own)
+    encoder.close()
+    with av.open(str(path)) as container:
+        decoded = [frame.to_ndarray() for frame in container.decode(video=0)]
+    assert len(decoded) == 21
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, [*written, own], strict=True))
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_abort_with_slots_still_taken_releases_them(tmp_path: Path) -> None:
+    encoder = EncoderProcess(tmp_path / "out.mp4", 25, 32, 32, planes=True, slots=2)
+    held = encoder.take_slot()
+    held[:] = 16
+    encoder.abort()  # the slot's memory stays valid for as long as it is held
+    assert held.sum() == 16 * held.size
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_the_sound_can_be_copied_instead_of_encoded(tmp_path: Path, face_video: Path) -> None:
+    path = tmp_path / "copied.mp4"
+    encoder = EncoderProcess(
+        path, 25, 32, 32, audio=face_video, copy_audio=True, preset="ultrafast", slots=2
+    )
+    for i in range(75):
+        encoder.write(_gradient(32, 32, i))
+    encoder.close()
+
+    def packets(file: Path) -> list[bytes]:
+        with av.open(str(file)) as container:
+            return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+    assert packets(path) == packets(face_video)

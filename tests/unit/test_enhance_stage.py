@@ -15,10 +15,10 @@ from lipsync.compose.regions import region_box
 from lipsync.enhance.base import Enhancer
 from lipsync.enhance.intermediates import Intermediates, frame_name
 from lipsync.enhance.stage import EnhanceItem, EnhanceStage, build_stage
-from lipsync.enhance.video import can_copy_audio
 from lipsync.errors import ModelNotInstalledError, OptionsError
 from lipsync.faces import mouth as facemesh
 from lipsync.media.audio import ArrayAudio
+from lipsync.media.carry import can_copy_audio
 from lipsync.models.store import ModelStore
 from lipsync.options import SyncOptions
 

@@ -302,6 +302,16 @@ def test_pictures_are_the_decoders_own_yuv(
             assert _mean_abs_diff(picture.rgb((0, 0, 64, 48)), frame) < 1.5
     pictures[0].planes[:] = 0  # each read is a new picture: editing one leaves the cache alone
     assert np.array_equal(next(source.pictures(4, 5)).planes, decoded[4])
+    # Or made in arrays the caller gives (an encoder's slots), one per picture.
+    given: list[np.ndarray] = []
+
+    def into() -> np.ndarray:
+        given.append(np.full((72, 64), 7, np.uint8))
+        return given[-1]
+
+    made = list(source.pictures(2, 8, into=into))
+    assert [picture.planes is array for picture, array in zip(made, given, strict=True)]
+    assert all(np.array_equal(p.planes, d) for p, d in zip(made, decoded[2:8], strict=True))
 
 
 def test_only_plain_limited_range_420_sources_give_pictures(

@@ -293,3 +293,47 @@ def test_planes_are_refused_when_they_cannot_be_encoded_as_they_are(tmp_path: Pa
         writer.write(np.zeros((48, 64, 3), np.uint8))
     with pytest.raises(OptionsError, match="matrix"):
         VideoWriter(tmp_path / "c.mp4", 25, 64, 48, matrix="bt2020")  # type: ignore[arg-type]
+
+
+def _audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def _decoded_audio(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        frames = [frame.to_ndarray() for frame in container.decode(audio=0)]
+    return np.concatenate(frames, axis=1)
+
+
+def test_copied_audio_is_the_speech_bit_exact_and_interleaved(
+    tmp_path: Path, face_video: Path
+) -> None:
+    # face_video's sound is AAC in MP4: its packets go into the output as they are.
+    from lipsync.media.carry import CopiedAudio, copyable
+
+    assert copyable(face_video, ".mp4") and copyable(face_video, ".mov")
+    out = tmp_path / "copied.mp4"
+    _write(out, _smooth_frames(75, 32, 32), 25, audio=CopiedAudio(face_video), preset="ultrafast")
+    assert _audio_packets(out) == _audio_packets(face_video)
+    assert np.array_equal(_decoded_audio(out), _decoded_audio(face_video))
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "aac" and audio.start_time == 0
+        # Muxed as the video went, not all at the end: sound and picture interleave.
+        kinds = [p.stream.type for p in container.demux() if p.size]
+    first_video = kinds.index("video")
+    assert "audio" in kinds[first_video : first_video + 60]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_only_a_track_of_the_same_container_family_is_copied(
+    tmp_path: Path, face_video: Path, speech_wav: Path
+) -> None:
+    from lipsync.media.carry import copyable
+
+    assert not copyable(speech_wav, ".mp4")  # PCM in WAV: encoded to AAC
+    assert not copyable(face_video, ".mkv")  # AAC priming has no place in Matroska
+    silent = tmp_path / "silent.mp4"
+    _write(silent, _smooth_frames(5, 32, 32), 25, preset="ultrafast")
+    assert not copyable(silent, ".mp4")  # no sound at all

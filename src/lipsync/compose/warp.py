@@ -109,6 +109,11 @@ class TriangleRaster:
         only inside the ``triangles`` (bool (T,)) when given."""
         if triangles is None:
             inside = self.labels > 0
+        elif self.labels.dtype == np.uint8:
+            # A look-up table: half the time of a gather, which widens every label first.
+            table = np.zeros(256, np.uint8)
+            table[1 : len(triangles) + 1] = np.asarray(triangles, bool)
+            inside = np.asarray(cv2.LUT(self.labels, table)).view(bool)
         else:
             inside = np.take(np.append(False, np.asarray(triangles, bool)), self.labels)
         if self.step == 1:

@@ -35,6 +35,7 @@ from ..compose.debug import mask_overlay
 from ..errors import MediaError, NoFaceError, NoVideoStreamError, OptionsError
 from ..faces.tracker import FaceTracker
 from ..faces.types import FaceTrack
+from ..media.carry import MUXERS, can_copy_audio
 from ..media.probe import MediaInfo, probe
 from ..media.safety import codec_name, open_sniffed, prepare_decoder, translate_av_errors
 from ..media.video import VideoSource, open_video
@@ -328,15 +329,6 @@ def _optional_intermediates(
 
 # --- carrying the sound over ------------------------------------------------------------
 
-_MUXERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
-# Codecs whose packets the MP4 and MOV muxers take as they come from another MP4/MOV file.
-# (FFmpeg's MOV muxer refuses Opus and FLAC; MP4 takes both.)
-_COPYABLE = {
-    "mp4": frozenset({"aac", "mp3", "alac", "flac", "opus", "ac3", "eac3"}),
-    "mov": frozenset(
-        {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le"}
-    ),
-}
 # Decoded sample format → the lossless encoder that stores it unchanged (16-bit: FLAC,
 # else PCM of the same format; FLAC holds no floats, and MOV holds no FLAC).
 _LOSSLESS = {
@@ -347,23 +339,6 @@ _LOSSLESS = {
     "u8": ("pcm_u8", "u8"),
 }
 _CANCEL_EVERY = 256  # packets between cancellation checks while muxing
-
-
-def can_copy_audio(source_format: str, codec: str, output_suffix: str) -> bool:
-    """Whether the packets of a ``codec`` stream demuxed by ``source_format`` (the sniffed
-    FFmpeg demuxer: ``mov``, ``matroska``, …) can go into an ``output_suffix`` file as they are,
-    decoding to the same samples.
-
-    Only within a container family: MP4/MOV keep their priming and trimming in edit lists,
-    Matroska in its own elements, and moving packets across families changes which samples
-    a decoder plays (AAC priming shows up in MKV; Opus pre-skip doubles in MP4).
-    """
-    muxer = _MUXERS.get(output_suffix.lower())
-    if muxer == "matroska":
-        return source_format == "matroska"
-    if muxer in _COPYABLE:
-        return source_format == "mov" and codec in _COPYABLE[muxer]
-    return False
 
 
 def mux_video_with_audio(
@@ -387,9 +362,9 @@ def mux_video_with_audio(
     was carried: "copied", "lossless" or "none" (``source`` has no audio).
     """
     limits = limits or Limits()
-    muxer = _MUXERS.get(output.suffix.lower())
+    muxer = MUXERS.get(output.suffix.lower())
     if muxer is None:
-        raise OptionsError(f"output {output.name} must end in one of {', '.join(_MUXERS)}")
+        raise OptionsError(f"output {output.name} must end in one of {', '.join(MUXERS)}")
     part = output.with_name(f".{output.stem}.{secrets.token_hex(4)}.part{output.suffix}")
     try:
         try:

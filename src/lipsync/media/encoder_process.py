@@ -8,7 +8,9 @@ encode instead of 4.4. In a child process the encoder has no GIL to share.
 The child runs an ordinary ``VideoWriter`` (H.264 + AAC, published atomically as usual). The
 parent copies each RGB frame into one of ``slots`` frame-sized slots of a shared memory file
 (a memfd, inherited by the child) and sends its number; the child hands the number back once
-the frame is encoded, and the parent waits for a slot only when all are in use. A plain
+the frame is encoded, and the parent waits for a slot only when all are in use. A caller can
+also take a slot (``take_slot``), make its picture there and ``write`` the slot itself: then
+nothing is copied at all. A plain
 ``python -c`` child is started rather than multiprocessing: spawning re-imports the caller's
 ``__main__``, which a library cannot assume is guarded.
 
@@ -71,13 +73,16 @@ def _child_command() -> list[str]:
 
 class EncoderProcess:
     """A ``VideoWriter`` in normal mode (H.264 + AAC from ``audio``, a file path) running in a
-    child process; ``write`` / ``close`` / ``abort`` as ``BackgroundWriter``.
+    child process; ``write`` / ``close`` / ``abort`` as ``BackgroundWriter``. ``copy_audio``:
+    the sound of ``audio`` is copied as it is (``carry.CopiedAudio``), not encoded.
 
     Arguments as ``VideoWriter``'s. ``slots``: frames that may wait for the encoder.
     ``planes``: ``write`` takes I420 planes (as ``VideoWriter.write_planes``, in ``matrix``)
     instead of RGB frames; half the bytes to copy, and no colour conversion. Raises the
     child's LipsyncError (the same class and message) from ``write`` or ``close``;
     LipsyncError when the child cannot start or dies.
+
+    ``take_slot`` and ``write`` may be called from different threads.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class EncoderProcess:
         slots: int = 8,
         planes: bool = False,
         matrix: Matrix = "bt601",
+        copy_audio: bool = False,
     ) -> None:
         if width < 1 or height < 1:
             raise errors.OptionsError(f"frame size must be positive, got {width}×{height}")
@@ -112,12 +118,16 @@ class EncoderProcess:
             self._memory = mmap.mmap(self._memfd, slots * self._frame_bytes)
             self._slots = np.frombuffer(self._memory, np.uint8).reshape(slots, *self._shape)
             self._free = list(range(slots))
+            self._taken: set[int] = set()  # by ``take_slot``, not yet written
+            self._slot_lock = threading.Lock()  # ``_free`` and ``_taken``
+            self._reply_lock = threading.Lock()  # one reader of the child's replies at a time
             settings = {
                 "path": str(path),
                 "fps": fps,
                 "width": width,
                 "height": height,
                 "audio": None if audio is None else str(audio),
+                "copy_audio": copy_audio,
                 "limits": dataclasses.asdict(limits or Limits()),
                 "crf": crf,
                 "preset": preset,
@@ -148,15 +158,47 @@ class EncoderProcess:
     # -- the parent's side ------------------------------------------------------------------
 
     def write(self, frame: np.ndarray) -> None:
-        """Queue one uint8 RGB (H, W, 3) frame, or I420 planes (H·3/2, W) with ``planes``
-        (copied: the array may be reused at once)."""
+        """Queue one uint8 RGB (H, W, 3) frame, or I420 planes (H·3/2, W) with ``planes``:
+        copied (the array may be reused at once), unless it is a slot from ``take_slot``,
+        which is sent as it is and must not be touched again."""
         if frame.shape != self._shape or frame.dtype != np.uint8:
             raise ValueError(f"frame must be uint8 {self._shape}, got {frame.dtype} {frame.shape}")
-        while not self._free:
-            self._free.append(self._receive())
-        slot = self._free.pop()
-        np.copyto(self._slots[slot], frame)
+        slot = self._slot_of(frame)
+        if slot is None:
+            slot = self._next_free()
+            np.copyto(self._slots[slot], frame)
         self._send(slot)
+
+    def take_slot(self) -> np.ndarray:
+        """A free slot to make a frame in (uint8, the shape ``write`` takes; its content is
+        left over from an earlier frame), waiting for the child to hand one back if all are
+        in use. It is the caller's until given to ``write``. A caller that holds several at
+        once must leave the child at least one of ``slots``, or it waits for ever."""
+        slot = self._next_free()
+        with self._slot_lock:
+            self._taken.add(slot)
+        return self._slots[slot]
+
+    def _next_free(self) -> int:
+        # Waiting for the child never holds ``_slot_lock``: ``write`` needs it meanwhile.
+        with self._reply_lock:
+            while True:
+                with self._slot_lock:
+                    if self._free:
+                        return self._free.pop()
+                returned = self._receive()
+                with self._slot_lock:
+                    self._free.append(returned)
+
+    def _slot_of(self, frame: np.ndarray) -> int | None:
+        """The taken slot that ``frame`` is (the whole of it), if any."""
+        offset = frame.__array_interface__["data"][0] - self._slots.__array_interface__["data"][0]
+        slot, rest = divmod(offset, self._frame_bytes)
+        with self._slot_lock:
+            if rest or slot not in self._taken or not frame.flags.c_contiguous:
+                return None
+            self._taken.discard(slot)
+        return int(slot)
 
     def close(self) -> None:
         """Encode what is queued, publish the file and stop the child; raises its error."""
@@ -237,7 +279,10 @@ class EncoderProcess:
                 process.wait()
         if hasattr(self, "_slots"):
             del self._slots
-            self._memory.close()
+            # Slots still held elsewhere (``take_slot``) keep the mapping alive; it goes
+            # with the last of them.
+            with contextlib.suppress(BufferError):
+                self._memory.close()
         if self._memfd >= 0:
             os.close(self._memfd)
             self._memfd = -1
@@ -259,7 +304,8 @@ def _read_word(stream: IO[bytes]) -> int:
 
 def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -> None:
     from ..threads import library_threads
-    from .audio import iter_audio
+    from .audio import AudioSource, iter_audio
+    from .carry import CopiedAudio
     from .writer import VideoWriter
 
     height, width = int(settings["height"]), int(settings["width"])
@@ -268,7 +314,11 @@ def _encode(settings: dict[str, Any], commands: IO[bytes], replies: IO[bytes]) -
     memory = mmap.mmap(int(settings["memfd"]), slots * math.prod(shape))
     frames = np.frombuffer(memory, np.uint8).reshape(slots, *shape)
     limits = Limits(**settings["limits"])
-    audio = None if settings["audio"] is None else iter_audio(Path(settings["audio"]), limits)
+    audio: AudioSource | CopiedAudio | None = None
+    if settings["audio"] is not None and settings["copy_audio"]:
+        audio = CopiedAudio(settings["audio"], limits)
+    elif settings["audio"] is not None:
+        audio = iter_audio(Path(settings["audio"]), limits)
     writer = VideoWriter(
         settings["path"],
         float(settings["fps"]),

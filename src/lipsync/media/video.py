@@ -139,10 +139,17 @@ class VideoSource:
         return _MATRICES.get(frame.colorspace)
 
     def pictures(
-        self, start: int = 0, stop: int | None = None, *, release: bool = False
+        self,
+        start: int = 0,
+        stop: int | None = None,
+        *,
+        release: bool = False,
+        into: Callable[[], np.ndarray] | None = None,
     ) -> Iterator[Yuv420Picture]:
         """Like ``frames``, as I420 pictures in the decoder's own YUV (see ``picture_matrix``,
-        which must not be None): nothing is converted to RGB."""
+        which must not be None): nothing is converted to RGB. ``into``: gives the uint8
+        (H·3/2, W) array each picture is copied into (an encoder's slot, say), called once
+        per picture; by default each gets a new one."""
         matrix = self.picture_matrix()
         if matrix is None:
             raise OptionsError(f"{self.path.name} cannot be read as 8-bit 4:2:0 pictures")
@@ -150,7 +157,9 @@ class VideoSource:
         def to_picture(frame: VideoFrame) -> Yuv420Picture:
             if frame.format.name != "yuv420p":  # the stream changed format midway
                 frame = frame.reformat(format="yuv420p", threads=1)
-            return Yuv420Picture(frame.to_ndarray(), matrix)
+            if into is None:
+                return Yuv420Picture(frame.to_ndarray(), matrix)
+            return Yuv420Picture(_copy_i420(frame, into()), matrix)
 
         yield from self._read(start, stop, release, to_picture)
 
@@ -317,6 +326,24 @@ class VideoSource:
             format="rgb24", src_color_range=frame.color_range or None, threads=1
         )
         return orient(array, self._info.rotation, self._info.mirrored)
+
+
+def _copy_i420(frame: VideoFrame, planes: np.ndarray) -> np.ndarray:
+    """Copy a yuv420p frame into ``planes`` (uint8 (H·3/2, W), the layout of ``to_ndarray``),
+    which it returns."""
+    width, height = frame.width, frame.height
+    if planes.shape != (height * 3 // 2, width) or planes.dtype != np.uint8:
+        raise ValueError(f"planes must be uint8 ({height * 3 // 2}, {width}), got {planes.shape}")
+    flat = planes.reshape(-1)
+    start = 0
+    sizes = ((height, width), (height // 2, width // 2), (height // 2, width // 2))
+    for plane, (rows, columns) in zip(frame.planes, sizes, strict=True):
+        # Each decoded row may be padded beyond the picture (``line_size``).
+        data = np.frombuffer(memoryview(plane), np.uint8)  # the plane's own memory
+        source = data.reshape(-1, plane.line_size)[:rows, :columns]
+        flat[start : start + rows * columns].reshape(rows, columns)[...] = source
+        start += rows * columns
+    return planes
 
 
 def open_video(

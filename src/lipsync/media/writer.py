@@ -31,6 +31,7 @@ from ..errors import EmptyMediaError, OptionsError
 from ..options import X264_PRESETS
 from ..threads import small_machine
 from .audio import AudioSource
+from .carry import CopiedAudio
 from .yuv import Matrix, i420_from_rgb
 
 _CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -63,7 +64,9 @@ class VideoWriter:
 
     ``audio``: any AudioSource (e.g. ``iter_audio(speech_path)``): float32 planar
     (channels, n) chunks, 1 or 2 channels. It starts with the first frame and is cut or
-    padded with silence to exactly ``frames_written / fps`` seconds.
+    padded with silence to exactly ``frames_written / fps`` seconds. Or a ``CopiedAudio``
+    (where ``carry.copyable`` holds for ``path``'s suffix): its packets are copied whole,
+    neither cut nor padded, bit-exact.
     """
 
     def __init__(
@@ -73,7 +76,7 @@ class VideoWriter:
         width: int,
         height: int,
         *,
-        audio: AudioSource | None = None,
+        audio: AudioSource | CopiedAudio | None = None,
         lossless: bool = False,
         crf: int = 18,
         preset: str = "veryfast",
@@ -99,7 +102,11 @@ class VideoWriter:
             raise OptionsError(f"lossless_codec must be libx264rgb or ffv1, got {lossless_codec!r}")
         if lossless and lossless_codec == "ffv1" and suffix != ".mkv":
             raise OptionsError(f"FFV1 needs an .mkv output, got {self.path.name}")
-        if audio is not None and audio.channels not in (1, 2):
+        if (
+            not isinstance(audio, CopiedAudio)
+            and audio is not None
+            and audio.channels not in (1, 2)
+        ):
             raise OptionsError(f"audio must have 1 or 2 channels, got {audio.channels}")
         if matrix not in _MATRIX_TAGS:
             raise OptionsError(f"matrix must be bt601 or bt709, got {matrix!r}")
@@ -119,7 +126,7 @@ class VideoWriter:
         self._temp_path: Path | None = None
         self._container: OutputContainer | None = None
         self._video: VideoStream | None = None
-        self._audio: _AudioFeed | None = None
+        self._audio: _AudioFeed | _CopiedFeed | None = None
 
     @property
     def frames_written(self) -> int:
@@ -140,7 +147,9 @@ class VideoWriter:
         )
         try:
             self._video = self._add_video_stream(self._container)
-            if self._audio_source is not None:
+            if isinstance(self._audio_source, CopiedAudio):
+                self._audio = _CopiedFeed(self._container, self._audio_source)
+            elif self._audio_source is not None:
                 self._audio = _AudioFeed(self._container, self._audio_source)
         except BaseException:
             self._discard()
@@ -372,6 +381,31 @@ class _AudioFeed:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
+
+
+class _CopiedFeed:
+    """Muxes a CopiedAudio's packets as the video reaches their time (``_AudioFeed``'s
+    interface); at the end, every packet left."""
+
+    def __init__(self, container: OutputContainer, source: CopiedAudio) -> None:
+        self._container = container
+        self._source = source.__enter__()
+        try:
+            source.add_to(container)
+        except BaseException:
+            source.__exit__(None, None, None)
+            raise
+
+    def write_until(self, seconds: Fraction, pad: bool) -> None:
+        """Mux the packets before ``seconds``; with ``pad`` (the end), all that are left."""
+        for packet in self._source.packets_until(None if pad else seconds):
+            self._container.mux(packet)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def close(self) -> None:
+        self._source.__exit__(None, None, None)
 
 
 class FrameSink(Protocol):

@@ -104,8 +104,9 @@ def lighting_gain(
         return np.ones((*shape, 3), np.float32), mean
     weighted_ref = ref * ring[..., None]
     weighted_col = col * ring[..., None]
-    skin = (weighted_ref.sum((0, 1)) / total).astype(np.float32)
-    overall = (weighted_ref.sum((0, 1)) + 1.0) / (weighted_col.sum((0, 1)) + 1.0)
+    ref_sum = weighted_ref.sum((0, 1))
+    skin = (ref_sum / total).astype(np.float32)
+    overall = (ref_sum + 1.0) / (weighted_col.sum((0, 1)) + 1.0)
     sigma = 0.2 * inter_ocular_px * small[0] / shape[0]
     support = cv2.GaussianBlur(ring, (0, 0), sigma)
     local = (cv2.GaussianBlur(weighted_ref, (0, 0), sigma) + 1e-3) / (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...compose.warp import flipped
+from ...compose.warp import signed_areas
 from ...faces import mouth as facemesh
 from .inner_mouth import MouthFrame
 from .mouth_mesh import ANCHOR_BASE, ANCHOR_CENTRE, MouthMesh, anchor_points
@@ -24,6 +24,8 @@ from .mouth_sample import MouthSample
 Box = tuple[int, int, int, int]
 _NOSE_BASE = (2, 98, 327)  # rigid and right above the mouth: where the sources are pinned
 _MAX_STRAIN = 0.5  # see _limit_strain
+_GAP_UPPER = tuple(upper for upper, _ in facemesh.INNER_LIP_PAIRS)
+_GAP_LOWER = tuple(lower for _, lower in facemesh.INNER_LIP_PAIRS)
 
 
 def align_sample(sample_landmarks: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -58,7 +60,8 @@ class MouthGeometry:
     """The mesh in the current frame and where it goes, in continuous frame pixels.
 
     ``current``, ``target``: float64 (K + A, 2), FaceMesh points then anchors. ``axes``: the
-    current mouth's axes. ``iod``: inter-ocular distance in pixels.
+    current mouth's axes. ``iod``: inter-ocular distance in pixels. ``folded``: bool (T,),
+    the triangles that ``target`` turns over (``compose.warp.flipped``).
     """
 
     current: np.ndarray
@@ -66,6 +69,7 @@ class MouthGeometry:
     sources: list[Source]
     axes: MouthFrame
     iod: float
+    folded: np.ndarray
 
 
 def target_geometry(
@@ -98,8 +102,8 @@ def target_geometry(
     anchors = face_anchors(landmarks, axes, anchor_margin * iod)
     target = _limit_strain(mesh, current, target, anchors)
     current_all = np.concatenate([current, anchors])
-    target_all = unfold(current_all, np.concatenate([target, anchors]), mesh)
-    return MouthGeometry(current_all, target_all, sources, axes, iod)
+    target_all, folded = unfold(current_all, np.concatenate([target, anchors]), mesh)
+    return MouthGeometry(current_all, target_all, sources, axes, iod, folded)
 
 
 def _limit_strain(
@@ -143,31 +147,39 @@ def mouth_axes(landmarks: np.ndarray) -> MouthFrame:
     return MouthFrame((left + right) / 2, across, down, float(np.linalg.norm(right - left)) / 2)
 
 
-def unfold(current: np.ndarray, target: np.ndarray, mesh: MouthMesh) -> np.ndarray:
-    """``target``, pulled back towards ``current`` where the move would fold triangles over.
+def unfold(
+    current: np.ndarray, target: np.ndarray, mesh: MouthMesh
+) -> tuple[np.ndarray, np.ndarray]:
+    """``target``, pulled back towards ``current`` where the move would fold triangles over,
+    and the triangles it still turns over (bool (T,)).
 
     On a turned head the far cheek is foreshortened into thin triangles that even a smooth
     move can turn over: the cheeks and the jaw's sides give way first, and a thin fold left
     there is harmless and kept. A fold anywhere else makes the whole move give way.
     """
-    checked = ~mesh.cavity & ~flipped(mesh.canonical, current, mesh.triangles)
-    side = np.zeros(len(target))
-    side[: mesh.size] = mesh.side
-    at_side = side[mesh.triangles].max(axis=1) > 0.5
+    triangles, side, at_side = mesh.triangles, mesh.side_with_anchors, mesh.at_side
+    areas = signed_areas(current, triangles)
+    checked = ~mesh.cavity & ~(mesh.canonical_orientation * areas < 0)
+    orientation = np.sign(areas)
+
+    def turned(points: np.ndarray) -> np.ndarray:
+        return orientation * signed_areas(points, triangles) < 0  # as ``flipped``
+
     shift = target - current
     candidate = target
     for keep in (1.0, 0.6, 0.3, 0.0):
         candidate = current + shift * (1.0 - (1.0 - keep) * side)[:, None]
-        folds = flipped(current, candidate, mesh.triangles) & checked
-        if not folds.any():
-            return candidate
-    if not (folds & ~at_side).any():
-        return candidate
+        turned_over = turned(candidate)
+        if not (turned_over & checked).any():
+            return candidate, turned_over
+    if not (turned_over & checked & ~at_side).any():
+        return candidate, turned_over
     for fraction in (0.75, 0.5, 0.25):
         smaller = current + (candidate - current) * fraction
-        if not (flipped(current, smaller, mesh.triangles) & checked & ~at_side).any():
-            return smaller
-    return current.copy()
+        turned_over = turned(smaller)
+        if not (turned_over & checked & ~at_side).any():
+            return smaller, turned_over
+    return current.copy(), np.zeros(len(triangles), bool)
 
 
 def render_box(geometry: MouthGeometry, mesh: MouthMesh, frame_size: tuple[int, int]) -> Box | None:
@@ -198,7 +210,5 @@ def clip_box(box: Box, within: Box) -> Box | None:
 
 def inner_gap(points: np.ndarray, mesh: MouthMesh) -> float:
     """Mean inner-lip gap of mesh points (K+, 2), in pixels (as ``faces.mouth.lip_opening``)."""
-    upper = mesh.positions(tuple(a for a, _ in facemesh.INNER_LIP_PAIRS))
-    lower = mesh.positions(tuple(b for _, b in facemesh.INNER_LIP_PAIRS))
-    gaps = np.take(points, upper, axis=0) - np.take(points, lower, axis=0)
+    gaps = points[mesh.positions(_GAP_UPPER)] - points[mesh.positions(_GAP_LOWER)]
     return float(np.sqrt((gaps * gaps).sum(axis=1)).mean())

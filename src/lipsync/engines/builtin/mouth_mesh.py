@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...compose.warp import triangulate
+from ...compose.warp import signed_areas, triangulate
 from ...faces import mouth as facemesh
 
 # Canonical (x, y) in inter-ocular units: x to the subject's left on screen, y down, origin
@@ -122,11 +122,38 @@ class MouthMesh:
 
     def position(self, facemesh_index: int) -> int:
         """Where a FaceMesh point sits among the mesh points."""
-        return self.positions((facemesh_index,))[0]
+        return int(self.positions((facemesh_index,))[0])
 
-    def positions(self, facemesh_indices: tuple[int, ...]) -> list[int]:
-        """Where FaceMesh points sit among the mesh points, in the given order."""
-        return _positions(self.indices.tobytes(), facemesh_indices)
+    def positions(self, facemesh_indices: tuple[int, ...]) -> np.ndarray:
+        """Where FaceMesh points sit among the mesh points, in the given order: a read-only
+        index array, made once per set (the renderer looks up a dozen sets per frame)."""
+        known = self._positions
+        found = known.get(facemesh_indices)
+        if found is None:
+            lookup = {int(index): k for k, index in enumerate(self.indices)}
+            found = np.array([lookup[index] for index in facemesh_indices], np.intp)
+            found.flags.writeable = False
+            known[facemesh_indices] = found
+        return found
+
+    @functools.cached_property
+    def _positions(self) -> dict[tuple[int, ...], np.ndarray]:
+        return {}
+
+    @functools.cached_property
+    def side_with_anchors(self) -> np.ndarray:
+        """float (K + A,): ``side``, and 0 for the anchors."""
+        return np.concatenate([self.side, np.zeros(len(self.canonical) - self.size)])
+
+    @functools.cached_property
+    def at_side(self) -> np.ndarray:
+        """bool (T,): the triangles with a corner at the cheeks or the jaw's sides."""
+        return self.side_with_anchors[self.triangles].max(axis=1) > 0.5
+
+    @functools.cached_property
+    def canonical_orientation(self) -> np.ndarray:
+        """float (T,): the sign of each triangle's area in the canonical face."""
+        return np.sign(signed_areas(self.canonical, self.triangles))
 
 
 def opening_weights(canonical: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -171,12 +198,6 @@ def _spread(indices: np.ndarray, canonical: np.ndarray, fixed: np.ndarray) -> np
     spread[core] = np.eye(len(canonical))[core]
     spread[fixed] = 0.0
     return spread
-
-
-@functools.lru_cache(maxsize=64)
-def _positions(indices: bytes, facemesh_indices: tuple[int, ...]) -> list[int]:
-    lookup = {int(index): k for k, index in enumerate(np.frombuffer(indices, np.int64))}
-    return [lookup[index] for index in facemesh_indices]
 
 
 def _canonical_points() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -29,7 +29,6 @@ import numpy as np
 from ...compose.warp import (
     TriangleRaster,
     crop_raster,
-    flipped,
     rasterise,
     remap_bilinear,
     source_map,
@@ -220,8 +219,7 @@ class MouthRenderer:
         step = max(1, round(geometry.iod / _GEOMETRY_BLOCKS_PER_IOD))
         # A thin fold left at a turned head's side (see ``mouth_geometry.unfold``) is drawn
         # first, so that its neighbours win where they overlap it.
-        folded = flipped(geometry.current, geometry.target, self.mesh.triangles)
-        folded &= ~self.mesh.cavity
+        folded = geometry.folded & ~self.mesh.cavity
         order = np.concatenate([np.flatnonzero(folded), np.flatnonzero(~folded)])
         raster = rasterise(geometry.target, self.mesh.triangles, box, step, order)
         x1, y1, x2, y2 = box
