@@ -331,7 +331,9 @@ class Pipeline:
         slots = depth + self._batch_size() + 2 if matrix is not None else depth
 
         def open_writer(path: Path) -> FrameSink:
-            copy_audio = as_long_as_speech and copyable(audio, path.suffix, self.limits)
+            copy_audio = as_long_as_speech and copyable(
+                audio, path.suffix, self.limits, widely_playable=True
+            )
             if not options.lossless and encoder_process.supported():
                 child = EncoderProcess(
                     path,

@@ -337,3 +337,55 @@ def test_only_a_track_of_the_same_container_family_is_copied(
     silent = tmp_path / "silent.mp4"
     _write(silent, _smooth_frames(5, 32, 32), 25, preset="ultrafast")
     assert not copyable(silent, ".mp4")  # no sound at all
+    # ALAC in MP4 goes into an MP4 as it is, except where it must play everywhere (sync).
+    alac = tmp_path / "alac.mp4"
+    with av.open(str(alac), "w") as container:
+        stream = container.add_stream("alac", rate=16000)
+        stream.layout = "mono"
+        samples = (np.sin(np.arange(16000) / 5.0) * 8000).astype(np.int16)[None, :]
+        frame = av.AudioFrame.from_ndarray(samples, format="s16p", layout="mono")
+        frame.sample_rate = 16000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert copyable(alac, ".mp4") and not copyable(alac, ".mp4", widely_playable=True)
+    assert copyable(face_video, ".mp4", widely_playable=True)  # AAC plays everywhere
+
+
+def _mp4_with_late_sound(path: Path, delay_s: float) -> Path:
+    """A 1 s MP4 whose AAC tone starts ``delay_s`` after its picture."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        for i, frame in enumerate(_smooth_frames(25, 48, 64)):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = i
+            container.mux(video.encode(picture))
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+        for start in range(0, len(tone), 1024):
+            chunk = av.AudioFrame.from_ndarray(
+                tone[None, start : start + 1024], format="fltp", layout="mono"
+            )
+            chunk.sample_rate = 16000
+            chunk.pts, chunk.time_base = round(delay_s * 16000) + start, Fraction(1, 16000)
+            container.mux(audio.encode(chunk))
+        container.mux(audio.encode(None))
+        container.mux(video.encode(None))
+    return path
+
+
+def test_copied_sound_that_starts_late_starts_with_the_video(tmp_path: Path) -> None:
+    # The encoded sound starts at 0 s whatever the speech file's own start: so does the copy.
+    from lipsync.media.audio import load_speech
+    from lipsync.media.carry import CopiedAudio
+
+    late = _mp4_with_late_sound(tmp_path / "late.mp4", delay_s=0.4)
+    with av.open(str(late)) as container:
+        assert container.streams.audio[0].start_time > 0
+    out = tmp_path / "copied.mp4"
+    _write(out, _smooth_frames(25, 48, 64), 25, audio=CopiedAudio(late), preset="ultrafast")
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].start_time == 0
+    assert _audio_packets(out) == _audio_packets(late)
+    assert np.array_equal(load_speech(out), load_speech(late))

@@ -32,6 +32,9 @@ _COPYABLE = {
 }
 
 
+_WIDELY_PLAYABLE = frozenset({"aac", "mp3"})
+
+
 def can_copy_audio(source_format: str, codec: str, output_suffix: str) -> bool:
     """Whether the packets of a ``codec`` stream demuxed by ``source_format`` (the sniffed
     FFmpeg demuxer: ``mov``, ``matroska``, …) can go into an ``output_suffix`` file as they are,
@@ -45,15 +48,25 @@ def can_copy_audio(source_format: str, codec: str, output_suffix: str) -> bool:
 
 
 def copyable(
-    path: str | os.PathLike[str], output_suffix: str, limits: Limits | None = None
+    path: str | os.PathLike[str],
+    output_suffix: str,
+    limits: Limits | None = None,
+    *,
+    widely_playable: bool = False,
 ) -> bool:
     """Whether the first sound track of ``path`` can be carried into an ``output_suffix``
-    file by ``CopiedAudio``. Raises the errors of opening ``path`` (``safety``)."""
+    file by ``CopiedAudio``. ``widely_playable``: into MP4 or MOV only AAC and MP3, which
+    every player of those plays (the containers also take Opus, FLAC or ALAC, which some
+    browsers and players do not). Raises the errors of opening ``path`` (``safety``)."""
     container, sniffed = open_sniffed(path, limits)
     with container:
         if not container.streams.audio:
             return False
-        return can_copy_audio(sniffed.format, codec_name(container.streams.audio[0]), output_suffix)
+        codec = codec_name(container.streams.audio[0])
+    into_mp4_or_mov = MUXERS.get(output_suffix.lower()) in _COPYABLE
+    if widely_playable and into_mp4_or_mov and codec not in _WIDELY_PLAYABLE:
+        return False
+    return can_copy_audio(sniffed.format, codec, output_suffix)
 
 
 class CopiedAudio:
