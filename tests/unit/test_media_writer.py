@@ -330,13 +330,18 @@ def test_copied_audio_is_the_speech_bit_exact_and_interleaved(
 def test_only_a_track_of_the_same_container_family_is_copied(
     tmp_path: Path, face_video: Path, speech_wav: Path
 ) -> None:
-    from lipsync.media.carry import copyable
+    from lipsync.errors import NoAudioStreamError
+    from lipsync.media.carry import CopiedAudio, copyable
 
     assert not copyable(speech_wav, ".mp4")  # PCM in WAV: encoded to AAC
     assert not copyable(face_video, ".mkv")  # AAC priming has no place in Matroska
     silent = tmp_path / "silent.mp4"
     _write(silent, _smooth_frames(5, 32, 32), 25, preset="ultrafast")
     assert not copyable(silent, ".mp4")  # no sound at all
+    with pytest.raises(NoAudioStreamError, match="no sound to copy"):
+        _write(tmp_path / "out.mp4", _smooth_frames(5, 32, 32), 25, audio=CopiedAudio(silent))
+    assert not (tmp_path / "out.mp4").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     # ALAC in MP4 goes into an MP4 as it is, except where it must play everywhere (sync).
     alac = tmp_path / "alac.mp4"
     with av.open(str(alac), "w") as container:

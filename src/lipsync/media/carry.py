@@ -18,6 +18,7 @@ import av
 from av.container import InputContainer, OutputContainer
 from av.stream import Stream
 
+from ..errors import NoAudioStreamError
 from ..options import Limits
 from .safety import codec_name, open_sniffed, translate_av_errors
 
@@ -30,8 +31,7 @@ _COPYABLE = {
         {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le"}
     ),
 }
-
-
+# What every player of MP4 and MOV plays (they also take Opus, FLAC or ALAC; some do not).
 _WIDELY_PLAYABLE = frozenset({"aac", "mp3"})
 
 
@@ -90,6 +90,10 @@ class CopiedAudio:
 
     def __enter__(self) -> CopiedAudio:
         self._input, _ = open_sniffed(self.path, self._limits)
+        if not self._input.streams.audio:
+            self._input.close()
+            self._input = None
+            raise NoAudioStreamError(f"{self.path.name} has no sound to copy")
         stream = self._input.streams.audio[0]
         # The first sound plays at the stream's start (an encoder's priming packets come
         # earlier, with negative times, and are cut by the edit list copied with them).
