@@ -318,8 +318,9 @@ class Pipeline:
     ) -> _Outputs:
         """The output file's writer and the side outputs asked for. ``files`` closes them; when
         the run fails before the second pass has closed them, nothing is published.
-        ``as_long_as_speech``: a video that carries ``audio``'s sound as it is, where its
-        container allows (``media.carry``): bit-exact, and nothing to encode."""
+        ``as_long_as_speech``: the video is as long as the speech, so where its container
+        allows (``media.carry``) it carries ``audio``'s sound as it is: bit-exact, with
+        nothing to encode."""
         options = self.options
         side = side_outputs or SideOutputs()
         depth = queue_depth(self._batch_size(), source.width * source.height * 3)
