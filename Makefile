@@ -24,8 +24,11 @@ system-packages:
 	@scripts/install-debian-packages.sh $(DEBIAN_PACKAGES)
 
 # The same script installs the Python side in the Docker images (docker/Dockerfile.backend).
+# The sources are byte-compiled as a regular install's are: where PYTHONDONTWRITEBYTECODE is
+# set, each run's encoder and phone-recogniser processes would otherwise compile them anew.
 $(STAMP): pyproject.toml Makefile scripts/setup-python.sh
 	PYTHON=$(PYTHON) scripts/setup-python.sh --dev $(VENV)
+	$(BIN)/python -m compileall -q src >/dev/null
 	touch $(STAMP)
 
 $(FRONTEND_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json

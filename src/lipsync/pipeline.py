@@ -35,7 +35,7 @@ from .faces.types import FaceTrack
 from .media import encoder_process
 from .media.audio import iter_audio, load_speech
 from .media.carry import CopiedAudio, copyable
-from .media.encoder_process import EncoderProcess
+from .media.encoder_process import EncoderProcess, StartedEncoder
 from .media.probe import MediaInfo, probe
 from .media.video import VideoSource, open_video
 from .media.writer import BackgroundWriter, FrameSink, VideoWriter
@@ -179,18 +179,22 @@ class Pipeline:
         with (
             library_threads(),  # one thread per library on a small machine (see there)
             ThreadPoolExecutor(1, thread_name_prefix="lipsync-speech") as speech_thread,
+            contextlib.ExitStack() as early,
         ):
             timer = StageTimer()
             # The speech decodes, and the engine starts on it (``Engine.listen``), while the
             # first pass begins: a tenth of a second that one core would otherwise idle.
             listening = speech_thread.submit(self._listen, audio)
+            # The encoder's process starts now too, while a core is still free: its
+            # interpreter and imports (0.3-0.4 s) would otherwise hold up the second pass.
+            encoder = early.enter_context(StartedEncoder()) if self._encodes_in_child() else None
             cache_bytes = self.frame_cache_bytes if self.engine.cache_frames else 0
             source = open_video(
                 video, fps=self.options.fps, limits=self.limits, cache_bytes=cache_bytes
             )
             try:
                 return self._run_on(
-                    source, listening, audio, output, timer, progress, cancel, side_outputs
+                    source, listening, audio, output, timer, progress, cancel, side_outputs, encoder
                 )
             finally:
                 source.drop_cache()
@@ -210,6 +214,7 @@ class Pipeline:
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
         side_outputs: SideOutputs | None,
+        encoder: StartedEncoder | None = None,
     ) -> SyncResult:
         options, video = self.options, source.path
         track = self._analyse(source, timer, progress, cancel, listening)
@@ -227,10 +232,8 @@ class Pipeline:
         as_long_as_speech = speech_s == speech.duration_s and n_out == max(1, round(speech_s * fps))
 
         with contextlib.ExitStack() as files:
-            # Opened before the engine prepares, so that the encoder's process starts up
-            # (0.4 s of imports) while this one works on its own.
             outputs = self._open_outputs(
-                files, source, audio, output, side_outputs, as_long_as_speech
+                files, source, audio, output, side_outputs, as_long_as_speech, encoder
             )
             start = time.perf_counter()
             if self.engine.uses_video_audio:
@@ -315,12 +318,13 @@ class Pipeline:
         output: Path,
         side_outputs: SideOutputs | None,
         as_long_as_speech: bool = False,
+        encoder: StartedEncoder | None = None,
     ) -> _Outputs:
         """The output file's writer and the side outputs asked for. ``files`` closes them; when
         the run fails before the second pass has closed them, nothing is published.
         ``as_long_as_speech``: the video is as long as the speech, so where its container
         allows (``media.carry``) it carries ``audio``'s sound as it is: bit-exact, with
-        nothing to encode."""
+        nothing to encode. ``encoder``: a child started for the output (``_encodes_in_child``)."""
         options = self.options
         side = side_outputs or SideOutputs()
         depth = queue_depth(self._batch_size(), source.width * source.height * 3)
@@ -331,11 +335,11 @@ class Pipeline:
         # hold slots, and one more is left, so the encoder never waits for one they hold.
         slots = depth + self._batch_size() + 2 if matrix is not None else depth
 
-        def open_writer(path: Path) -> FrameSink:
+        def open_writer(path: Path, started: StartedEncoder | None = None) -> FrameSink:
             copy_audio = as_long_as_speech and copyable(
                 audio, path.suffix, self.limits, widely_playable=True
             )
-            if not options.lossless and encoder_process.supported():
+            if self._encodes_in_child():
                 child = EncoderProcess(
                     path,
                     source.fps,
@@ -348,6 +352,7 @@ class Pipeline:
                     planes=matrix is not None,
                     matrix=matrix or "bt601",
                     copy_audio=copy_audio,
+                    started=started,
                 )
                 files.callback(child.abort)  # nothing to do once it was closed
                 return child
@@ -366,7 +371,7 @@ class Pipeline:
             files.callback(background.abort)  # stops its thread if the run fails before
             return background
 
-        writer = open_writer(output)
+        writer = open_writer(output, encoder)
         debug_writer = open_writer(side.debug_mask) if side.debug_mask is not None else None
         intermediates = (
             files.enter_context(self._open_intermediates(side.keep_intermediates, source, audio))
@@ -374,6 +379,10 @@ class Pipeline:
             else None
         )
         return _Outputs(writer, debug_writer, intermediates, matrix)
+
+    def _encodes_in_child(self) -> bool:
+        """Whether the output is encoded in a child process (``EncoderProcess``)."""
+        return not self.options.lossless and encoder_process.supported()
 
     def _picture_matrix(self, source: VideoSource, side: SideOutputs) -> Matrix | None:
         """The matrix of the source's YUV when the second pass can edit its pictures in place
@@ -384,7 +393,7 @@ class Pipeline:
             return None
         if side.debug_mask is not None or side.keep_intermediates is not None:
             return None
-        if self.options.lossless or not encoder_process.supported():
+        if not self._encodes_in_child():
             return None
         return source.picture_matrix()
 

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from lipsync.errors import NoFaceError, OptionsError
+from lipsync.errors import MediaError, NoFaceError, OptionsError
 from lipsync.media.audio import load_speech
 from lipsync.media.video import VideoSource, open_video
 from lipsync.options import SyncOptions
@@ -203,6 +203,36 @@ def test_a_failure_after_the_outputs_opened_leaves_nothing(
     with pytest.raises(OptionsError, match="could not prepare"):
         Pipeline(tiny_engine, SyncOptions(lossless=lossless)).run(face_video, speech_wav, out)
     assert list(tmp_path.iterdir()) == []  # neither the file nor a hidden part of it
+
+
+def test_the_encoder_started_ahead_writes_the_output_or_is_stopped(
+    tiny_engine, face_video, speech_wav, tmp_path, monkeypatch
+):
+    import lipsync.pipeline as pipeline_module
+    from lipsync.media.encoder_process import StartedEncoder
+
+    started: list[StartedEncoder] = []
+
+    def recording_started_encoder() -> StartedEncoder:
+        """Test double around the real one: keeps each child the pipeline starts."""
+        started.append(StartedEncoder())
+        return started[-1]
+
+    monkeypatch.setattr(pipeline_module, "StartedEncoder", recording_started_encoder)
+    Pipeline(tiny_engine).run(face_video, speech_wav, tmp_path / "o.mp4")
+    (child,) = started
+    assert child.claimed and child.process.returncode == 0  # it wrote the output and ended
+    assert stream_facts(tmp_path / "o.mp4")["frames"] > 0
+
+    def failing(*args, **kwargs):
+        raise MediaError("the speech could not be decoded")
+
+    monkeypatch.setattr(pipeline_module, "load_speech", failing)  # in the first pass
+    with pytest.raises(MediaError, match="could not be decoded"):
+        Pipeline(tiny_engine).run(face_video, speech_wav, tmp_path / "p.mp4")
+    unused = started[1]
+    assert not unused.claimed and unused.process.poll() is not None and unused.memfd == -1
+    assert not (tmp_path / "p.mp4").exists()
 
 
 def test_bad_output_name_fails_before_work(tiny_engine, face_video, speech_wav, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from lipsync.errors import LipsyncError, MediaError, OptionsError
 from lipsync.media import encoder_process, open_video
-from lipsync.media.encoder_process import EncoderProcess
+from lipsync.media.encoder_process import EncoderProcess, StartedEncoder
 
 pytestmark = pytest.mark.skipif(
     not encoder_process.supported(), reason="needs memfd_create (Linux)"
@@ -81,8 +81,7 @@ def test_the_childs_error_is_raised_with_its_own_class(tmp_path: Path) -> None:
 def test_a_child_that_dies_is_an_error_not_a_hang(tmp_path: Path) -> None:
     encoder = EncoderProcess(tmp_path / "out.mp4", 25, 32, 32, slots=1)
     encoder.write(_gradient(32, 32, 0))
-    process = encoder._process
-    assert process is not None
+    process = encoder._child.process
     process.kill()
     process.wait()
     with pytest.raises(LipsyncError, match="encoder process failed"):
@@ -193,3 +192,50 @@ def test_the_sound_can_be_copied_instead_of_encoded(tmp_path: Path, face_video: 
             return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
 
     assert packets(path) == packets(face_video)
+
+
+def test_a_child_started_ahead_encodes_as_a_fresh_one(tmp_path: Path) -> None:
+    started = StartedEncoder()
+    encoder = EncoderProcess(
+        tmp_path / "out.mp4", 25, 64, 48, crf=0, preset="ultrafast", planes=True, started=started
+    )
+    started.close()  # it belongs to the encoder now: closing it changes nothing
+    assert started.process.poll() is None
+    written = [
+        cv2.cvtColor(_gradient(48, 64, shift=8 * i), cv2.COLOR_RGB2YUV_I420) for i in range(6)
+    ]
+    for planes in written:
+        encoder.write(planes)
+    encoder.close()
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        decoded = [frame.to_ndarray() for frame in container.decode(video=0)]
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, written, strict=True))
+    assert len(decoded) == 6
+    assert started.process.returncode == 0
+
+
+def test_a_child_started_ahead_and_never_used_is_stopped() -> None:
+    with StartedEncoder() as started:
+        process = started.process
+        assert process.poll() is None
+    assert process.poll() is not None
+    assert started.memfd == -1
+
+
+def test_a_child_started_ahead_serves_one_encoder_only(tmp_path: Path) -> None:
+    started = StartedEncoder()
+    first = EncoderProcess(tmp_path / "a.mp4", 25, 32, 32, started=started)
+    try:
+        with pytest.raises(LipsyncError, match="already belongs"):
+            EncoderProcess(tmp_path / "b.mp4", 25, 32, 32, started=started)
+    finally:
+        first.abort()
+    assert started.process.poll() is not None
+
+
+def test_refused_settings_stop_a_child_started_ahead(tmp_path: Path) -> None:
+    started = StartedEncoder()
+    with pytest.raises(OptionsError, match="even"):
+        EncoderProcess(tmp_path / "odd.mp4", 25, 63, 48, planes=True, started=started)
+    assert started.process.poll() is not None
+    assert started.memfd == -1

@@ -14,6 +14,11 @@ nothing is copied at all. A plain
 ``python -c`` child is started rather than multiprocessing: spawning re-imports the caller's
 ``__main__``, which a library cannot assume is guarded.
 
+A run that knows it will encode can start the child before it knows the frame size
+(``StartedEncoder``): the interpreter and its imports, about 0.4 s of one core, then happen
+while the run's first pass warms up and a core is free, instead of holding up its first
+frames.
+
 Protocol, all integers 4 bytes little-endian. Parent → child (stdin): one JSON line of
 settings, then slot numbers, then ``_FINISH`` or ``_ABORT``. Child → parent (stdout): the
 slot numbers it is done with, then ``_FINISHED`` once the file is published. On an error the
@@ -71,6 +76,75 @@ def _child_command() -> list[str]:
     return [sys.executable, "-c", program]
 
 
+class StartedEncoder:
+    """An encoder process started ahead of its settings, which waits for them with its
+    imports done. Give it to one ``EncoderProcess`` (``started=``), which takes it over; one
+    that is never given is stopped by ``close`` (a context manager)."""
+
+    def __init__(self) -> None:
+        self.memfd = os.memfd_create("lipsync-frames")  # sized once the frames are known
+        self.stderr: list[bytes] = []
+        self.claimed = False
+        try:
+            self.process = subprocess.Popen(
+                _child_command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(self.memfd,),
+                env=child_environment(),
+            )
+        except OSError as exc:
+            os.close(self.memfd)
+            raise LipsyncError(f"could not start the encoder process: {exc}") from None
+        # Errors are read as they come, so a chatty child never blocks on a full pipe.
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
+
+    def claim(self) -> StartedEncoder:
+        """This process, for the ``EncoderProcess`` that will own it (once only)."""
+        if self.claimed:
+            raise LipsyncError("this encoder process already belongs to an EncoderProcess")
+        self.claimed = True
+        return self
+
+    def close(self) -> None:
+        """Stop the process unless an ``EncoderProcess`` took it over."""
+        if not self.claimed:
+            self.shut_down()
+
+    def __enter__(self) -> StartedEncoder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def wait(self) -> int:
+        """The process's exit status, once its error output is all read."""
+        status = self.process.wait()
+        self._stderr_reader.join(timeout=5)
+        return status
+
+    def shut_down(self) -> None:
+        """Close the pipes, kill the process if it still runs, close the shared memory file."""
+        process = self.process
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if self.memfd >= 0:
+            os.close(self.memfd)
+            self.memfd = -1
+
+    def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+
+
 class EncoderProcess:
     """A ``VideoWriter`` in normal mode (H.264 + AAC from ``audio``, a file path) running in a
     child process; ``write`` / ``close`` / ``abort`` as ``BackgroundWriter``. ``copy_audio``:
@@ -82,7 +156,8 @@ class EncoderProcess:
     child's LipsyncError (the same class and message) from ``write`` or ``close``;
     LipsyncError when the child cannot start or dies.
 
-    ``take_slot`` and ``write`` may be called from different threads.
+    ``take_slot`` and ``write`` may be called from different threads. ``started``: a child
+    started earlier to take over, closed with this writer even when the arguments are refused.
     """
 
     def __init__(
@@ -100,22 +175,30 @@ class EncoderProcess:
         planes: bool = False,
         matrix: Matrix = "bt601",
         copy_audio: bool = False,
+        started: StartedEncoder | None = None,
     ) -> None:
-        if width < 1 or height < 1:
-            raise errors.OptionsError(f"frame size must be positive, got {width}×{height}")
-        if slots < 1:
-            raise errors.OptionsError(f"slots must be at least 1, got {slots}")
-        if planes and (width % 2 or height % 2):
-            raise errors.OptionsError(f"I420 planes need an even frame size, got {width}×{height}")
+        self._ended = False
+        claimed = started.claim() if started is not None else None
+        try:
+            if width < 1 or height < 1:
+                raise errors.OptionsError(f"frame size must be positive, got {width}×{height}")
+            if slots < 1:
+                raise errors.OptionsError(f"slots must be at least 1, got {slots}")
+            if planes and (width % 2 or height % 2):
+                raise errors.OptionsError(
+                    f"I420 planes need an even frame size, got {width}×{height}"
+                )
+        except BaseException:
+            if claimed is not None:
+                claimed.shut_down()
+            raise
+        self._child = claimed if claimed is not None else StartedEncoder()
         self._shape = _slot_shape(width, height, planes)
         self._frame_bytes = math.prod(self._shape)
-        self._memfd = os.memfd_create("lipsync-frames")
-        self._process: subprocess.Popen[bytes] | None = None
-        self._stderr: list[bytes] = []
-        self._ended = False
         try:
-            os.ftruncate(self._memfd, slots * self._frame_bytes)
-            self._memory = mmap.mmap(self._memfd, slots * self._frame_bytes)
+            memfd = self._child.memfd
+            os.ftruncate(memfd, slots * self._frame_bytes)
+            self._memory = mmap.mmap(memfd, slots * self._frame_bytes)
             self._slots = np.frombuffer(self._memory, np.uint8).reshape(slots, *self._shape)
             self._free = list(range(slots))
             self._taken: set[int] = set()  # by ``take_slot``, not yet written
@@ -131,25 +214,11 @@ class EncoderProcess:
                 "limits": dataclasses.asdict(limits or Limits()),
                 "crf": crf,
                 "preset": preset,
-                "memfd": self._memfd,
+                "memfd": memfd,
                 "slots": slots,
                 "planes": planes,
                 "matrix": matrix,
             }
-            try:
-                self._process = subprocess.Popen(
-                    _child_command(),
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    pass_fds=(self._memfd,),
-                    env=child_environment(),
-                )
-            except OSError as exc:
-                raise LipsyncError(f"could not start the encoder process: {exc}") from None
-            # Errors are read as they come, so a chatty child never blocks on a full pipe.
-            self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
-            self._stderr_reader.start()
             self._send_bytes(json.dumps(settings).encode() + b"\n")
         except BaseException:
             self._release()
@@ -217,48 +286,38 @@ class EncoderProcess:
         self._ended = True
         with contextlib.suppress(LipsyncError):
             self._send(_ABORT)
-        process = self._process
-        if process is not None:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        try:
+            self._child.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._child.process.kill()
+            self._child.process.wait()
         self._release()
 
     def _send(self, word: int) -> None:
         self._send_bytes(_WORD.pack(word))
 
     def _send_bytes(self, data: bytes) -> None:
-        assert self._process is not None and self._process.stdin is not None
+        assert self._child.process.stdin is not None
         try:
-            self._process.stdin.write(data)
-            self._process.stdin.flush()
+            self._child.process.stdin.write(data)
+            self._child.process.stdin.flush()
         except (BrokenPipeError, ValueError):
             self._raise_child_error()
 
     def _receive(self) -> int:
-        assert self._process is not None and self._process.stdout is not None
-        data = self._process.stdout.read(_WORD.size)
+        assert self._child.process.stdout is not None
+        data = self._child.process.stdout.read(_WORD.size)
         if len(data) < _WORD.size:
             self._raise_child_error()
         return int(_WORD.unpack(data)[0])
 
-    def _drain_stderr(self) -> None:
-        assert self._process is not None and self._process.stderr is not None
-        for line in self._process.stderr:
-            self._stderr.append(line)
-
     def _wait(self) -> int:
-        assert self._process is not None
-        status = self._process.wait()
-        self._stderr_reader.join(timeout=5)
-        return status
+        return self._child.wait()
 
     def _raise_child_error(self) -> None:
         status = self._wait()
         self._release()
-        text = b"".join(self._stderr).decode("utf-8", "replace").strip()
+        text = b"".join(self._child.stderr).decode("utf-8", "replace").strip()
         if status == _ERROR_STATUS and "\t" in text:
             name, message = text.splitlines()[-1].split("\t", 1)
             kind = getattr(errors, name, None)
@@ -268,24 +327,13 @@ class EncoderProcess:
         raise LipsyncError(f"the encoder process failed: {detail}")
 
     def _release(self) -> None:
-        process = self._process
-        if process is not None:
-            for pipe in (process.stdin, process.stdout):
-                if pipe is not None:
-                    with contextlib.suppress(OSError):
-                        pipe.close()
-            if process.poll() is None:
-                process.kill()
-                process.wait()
         if hasattr(self, "_slots"):
             del self._slots
             # Slots still held elsewhere (``take_slot``) keep the mapping alive; it goes
             # with the last of them.
             with contextlib.suppress(BufferError):
                 self._memory.close()
-        if self._memfd >= 0:
-            os.close(self._memfd)
-            self._memfd = -1
+        self._child.shut_down()
 
 
 # -- the child's side -----------------------------------------------------------------------
@@ -354,8 +402,16 @@ def _main() -> int:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     commands = sys.stdin.buffer
+    # Everything the encoding needs is imported before the settings are awaited, so that a
+    # child started ahead (``StartedEncoder``) has its start-up behind it when they come.
+    from .. import threads  # noqa: F401
+    from . import carry, writer  # noqa: F401
+
+    settings = commands.readline()
+    if not settings:
+        return 0  # stopped before it was given any work
     try:
-        _encode(json.loads(commands.readline()), commands, replies)
+        _encode(json.loads(settings), commands, replies)
     except _Aborted:
         return 0
     except LipsyncError as error:
