@@ -5,7 +5,7 @@ moves an image so that its content at the *source* points lands on the *destinat
 each triangle by its own affine map; the maps agree along shared edges, so the result is
 continuous. The warp is computed backwards: every destination pixel looks up the triangle that
 covers it (``rasterise``), that triangle's inverse affine gives its source position
-(``source_map``), and one ``cv2.remap`` samples the image there (``remap_bilinear``).
+(``source_maps``), and one ``cv2.remap`` samples the image there (``remap_bilinear``).
 
 Coordinates are continuous frame pixels, as in ``lipsync.faces.types``: pixel (col, row) covers
 [col, col + 1) × [row, row + 1). Boxes are integer (x1, y1, x2, y2), x2 and y2 exclusive.
@@ -231,8 +231,10 @@ def _grid_for(step: int, rows: int, cols: int) -> np.ndarray:
     return grid[:rows, :cols]
 
 
-def _map_by_lookup(rows: np.ndarray, labels: np.ndarray, step: int) -> np.ndarray:
-    """float32 (gh, gw, 2): x = ax·u + bx·v + cx and y likewise, with each coefficient of
+def _map_by_lookup(
+    rows: np.ndarray, labels: np.ndarray, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (gh, gw) twice: x = ax·u + bx·v + cx and y likewise, with each coefficient of
     ``rows`` (float32 (T + 1, 6)) looked up per sample by its uint8 label (``cv2.LUT``, a
     fifth faster than gathering whole rows). Same sums, in the same order, as the gather."""
     table = np.zeros((6, 256), np.float32)
@@ -246,26 +248,37 @@ def _map_by_lookup(rows: np.ndarray, labels: np.ndarray, step: int) -> np.ndarra
         np.add(a, b, out=a)
         np.add(a, c, out=a)
         coordinates.append(a)
-    return np.asarray(cv2.merge(coordinates))
+    return coordinates[0], coordinates[1]
 
 
 def _sample_axes(step: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
     """float32 (cols,) and (rows, 1): the grid samples' continuous positions relative to the
-    box's top-left corner (see ``rasterise``), along x and along y."""
+    box's top-left corner (see ``rasterise``), along x and along y; read-only."""
+    # Cached in sizes rounded up, as ``_grid_for``: a sample's position depends on its index
+    # alone.
+    u, v = _axes_up_to(step, -(-rows // 64) * 64, -(-cols // 64) * 64)
+    return u[:cols], v[:rows]
+
+
+@functools.lru_cache(maxsize=8)
+def _axes_up_to(step: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
     margin = 1 if step > 1 else 0
     u = ((np.arange(cols, dtype=np.float64) - margin + 0.5) * step).astype(np.float32)
-    v = ((np.arange(rows, dtype=np.float64) - margin + 0.5) * step).astype(np.float32)
-    return u, v[:, None]
+    v = ((np.arange(rows, dtype=np.float64) - margin + 0.5) * step).astype(np.float32)[:, None]
+    u.flags.writeable = v.flags.writeable = False
+    return u, v
 
 
-def source_map(
+def source_maps(
     raster: TriangleRaster, src_points: np.ndarray, triangles: np.ndarray | None = None
-) -> np.ndarray:
-    """One ``cv2.remap`` map, float32 (h, w, 2) of source pixel indices (x, y), for the box.
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cv2.remap``'s maps for the raster's box: float32 (h, w) each, the source pixel
+    indices x and y.
 
     ``src_points``: float (K, 2+) continuous pixels of the source image, same order as the
     destination points. Outside the mesh (and outside ``triangles``, bool (T,), when given)
-    the map is the identity (the box's own pixels).
+    the map is the identity (the box's own pixels). Two separate maps rather than one
+    interleaved: remap reads them as fast, and interleaving costs a pass over the box.
     """
     affines = triangle_affines(
         raster.dst_points, src_points, raster.triangles, raster.corner_inverses
@@ -283,7 +296,7 @@ def source_map(
     rows = table.astype(np.float32).reshape(-1, 6)
     gh, gw = raster.labels.shape
     if raster.labels.dtype == np.uint8:
-        mapped = _map_by_lookup(rows, raster.labels, raster.step)
+        maps = _map_by_lookup(rows, raster.labels, raster.step)
     else:
         # One gather of whole rows, one product with (u, v, 1) twice, one channel sum: each
         # a single pass over the box (three passes per coefficient, with NumPy alone).
@@ -291,34 +304,29 @@ def source_map(
         np.multiply(terms, _grid_for(raster.step, gh, gw).reshape(gh, gw, 6), out=terms)
         ones = np.ones((1, 3), np.float32)
         mapped = np.asarray(cv2.transform(terms.reshape(gh, gw * 2, 3), ones)).reshape(gh, gw, 2)
-    if raster.step > 1:
-        # Block centres line up with cv2.resize's sample positions, so bilinear resizing
-        # interpolates the map exactly where it is affine.
-        step = raster.step
-        height, width = raster.shape
-        mapped = np.asarray(
-            cv2.resize(mapped, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
-        )[step : step + height, step : step + width]
-    return mapped
+        maps = (np.ascontiguousarray(mapped[..., 0]), np.ascontiguousarray(mapped[..., 1]))
+    if raster.step == 1:
+        return maps
+    # Block centres line up with cv2.resize's sample positions, so bilinear resizing
+    # interpolates the map exactly where it is affine.
+    step = raster.step
+    height, width = raster.shape
+    map_x, map_y = (
+        np.asarray(cv2.resize(m, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR))[
+            step : step + height, step : step + width
+        ]
+        for m in maps
+    )
+    return map_x, map_y
 
 
-def source_maps(raster: TriangleRaster, src_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``cv2.remap`` maps (float32 (h, w) each, source pixel indices) for the raster's box.
-
-    ``src_points``: float (K, 2+) continuous pixels of the source image, same order as the
-    destination points. Outside the mesh the map is the identity (the box's own pixels).
-    """
-    mapped = source_map(raster, src_points)
-    return np.ascontiguousarray(mapped[..., 0]), np.ascontiguousarray(mapped[..., 1])
-
-
-def remap_bilinear(image: np.ndarray, mapped: np.ndarray) -> np.ndarray:
-    """``image`` (h, w[, C]) sampled bilinearly at ``mapped`` (float32 (H, W, 2), source pixel
-    indices x, y; a ``source_map``): same dtype, shape (H, W[, C]). Positions beyond the
-    image's edge repeat the edge pixels."""
-    # One interleaved map and no second one: OpenCV's stubs do not list map2=None.
+def remap_bilinear(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``image`` (h, w[, C]) sampled bilinearly at ``maps`` (float32 (H, W) each, source
+    pixel indices x and y: ``source_maps``): same dtype, shape (H, W[, C]). Positions
+    beyond the image's edge repeat the edge pixels."""
+    map_x, map_y = maps
     return np.asarray(
-        cv2.remap(image, mapped, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
+        cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     )
 
 
@@ -328,7 +336,7 @@ def warp_box(image: np.ndarray, raster: TriangleRaster, src_points: np.ndarray) 
     Source positions beyond the image edge repeat the edge pixels. Same dtype as ``image``;
     shape (box height, box width[, C]).
     """
-    return remap_bilinear(image, source_map(raster, src_points))
+    return remap_bilinear(image, source_maps(raster, src_points))
 
 
 def warp_piecewise_affine(

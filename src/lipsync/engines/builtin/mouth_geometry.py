@@ -10,6 +10,7 @@ allowed to fold over where it matters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,6 +71,12 @@ class MouthGeometry:
     axes: MouthFrame
     iod: float
     folded: np.ndarray
+
+    @functools.cached_property
+    def moving(self) -> np.ndarray:
+        """bool (K + A,): the points that ``target`` moves (by more than a thousandth of a
+        pixel)."""
+        return np.linalg.norm(self.target - self.current, axis=1) > 1e-3
 
 
 def target_geometry(
@@ -184,7 +191,7 @@ def unfold(
 
 def render_box(geometry: MouthGeometry, mesh: MouthMesh, frame_size: tuple[int, int]) -> Box | None:
     """The box around every triangle that moves or shows a sample, clipped to the frame."""
-    moving = np.linalg.norm(geometry.target - geometry.current, axis=1) > 1e-3
+    moving = geometry.moving
     used = moving[mesh.triangles].any(axis=1) | mesh.appearance
     corners = np.concatenate(
         [geometry.target[mesh.triangles[used]].reshape(-1, 2), geometry.current[moving]]

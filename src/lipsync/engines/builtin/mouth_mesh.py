@@ -120,6 +120,14 @@ class MouthMesh:
         """Number of FaceMesh points in the mesh (anchors excluded)."""
         return len(self.indices)
 
+    @functools.cached_property
+    def rendered_points(self) -> np.ndarray:
+        """The FaceMesh points that rendering reads: the mesh's, and those that give the head
+        pose (``faces.mouth.STABLE``, the nose tip); read-only."""
+        points = np.concatenate([self.indices, facemesh.STABLE, [facemesh.NOSE_TIP]])
+        points.flags.writeable = False
+        return points
+
     def position(self, facemesh_index: int) -> int:
         """Where a FaceMesh point sits among the mesh points."""
         return int(self.positions((facemesh_index,))[0])

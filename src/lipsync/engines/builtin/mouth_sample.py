@@ -42,8 +42,7 @@ def check_landmarks(landmarks: np.ndarray, mesh: MouthMesh) -> None:
     """Raise InputError unless ``landmarks`` is (468, 2+) with finite points where used."""
     if landmarks.ndim != 2 or landmarks.shape[0] != NUM_LANDMARKS or landmarks.shape[1] < 2:
         raise InputError(f"landmarks must be ({NUM_LANDMARKS}, 2+), got {landmarks.shape}")
-    used = np.concatenate([mesh.indices, facemesh.STABLE, [facemesh.NOSE_TIP]])
-    if not np.isfinite(landmarks[used, :2]).all():
+    if not np.isfinite(landmarks[mesh.rendered_points, :2]).all():
         raise InputError("landmarks of the lower face are not finite (NaN or inf)")
 
 

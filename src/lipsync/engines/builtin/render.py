@@ -31,7 +31,7 @@ from ...compose.warp import (
     crop_raster,
     rasterise,
     remap_bilinear,
-    source_map,
+    source_maps,
 )
 from ...errors import InputError, OptionsError
 from ...faces import mouth as facemesh
@@ -223,10 +223,9 @@ class MouthRenderer:
         order = np.concatenate([np.flatnonzero(folded), np.flatnonzero(~folded)])
         raster = rasterise(geometry.target, self.mesh.triangles, box, step, order)
         x1, y1, x2, y2 = box
-        mapped = source_map(raster, geometry.current)[: y2 - y1, : x2 - x1]
-        layer = remap_bilinear(frame, mapped)
-        moving = np.linalg.norm(geometry.target - geometry.current, axis=1) > 1e-3
-        touched = moving[self.mesh.triangles].any(axis=1)
+        map_x, map_y = source_maps(raster, geometry.current)
+        layer = remap_bilinear(frame, (map_x[: y2 - y1, : x2 - x1], map_y[: y2 - y1, : x2 - x1]))
+        touched = geometry.moving[self.mesh.triangles].any(axis=1)
         moved = raster.covered(touched) if step == 1 else self._moved_blocks(raster, touched)
         moved = moved[: y2 - y1, : x2 - x1]
         return layer, moved, raster
@@ -293,8 +292,9 @@ class MouthRenderer:
         warped = []
         for source in geometry.sources:
             points = np.concatenate([source.points, padding])
-            mapped = source_map(raster, points, mesh.appearance)[: shape[0], : shape[1]]
-            pixels = remap_bilinear(source.sample.image, mapped)
+            map_x, map_y = source_maps(raster, points, mesh.appearance)
+            rows, cols = slice(0, shape[0]), slice(0, shape[1])
+            pixels = remap_bilinear(source.sample.image, (map_x[rows, cols], map_y[rows, cols]))
             warped.append((source.weight, pixels))
         colours = _weighted_sum(warped)
 
