@@ -303,21 +303,20 @@ def source_maps(
         terms = np.take(rows, raster.labels, axis=0)
         np.multiply(terms, _grid_for(raster.step, gh, gw).reshape(gh, gw, 6), out=terms)
         ones = np.ones((1, 3), np.float32)
-        mapped = np.asarray(cv2.transform(terms.reshape(gh, gw * 2, 3), ones)).reshape(gh, gw, 2)
-        maps = (np.ascontiguousarray(mapped[..., 0]), np.ascontiguousarray(mapped[..., 1]))
+        interleaved = np.asarray(cv2.transform(terms.reshape(gh, gw * 2, 3), ones))
+        maps = (interleaved[:, 0::2], interleaved[:, 1::2])
     if raster.step == 1:
-        return maps
+        return np.ascontiguousarray(maps[0]), np.ascontiguousarray(maps[1])
     # Block centres line up with cv2.resize's sample positions, so bilinear resizing
-    # interpolates the map exactly where it is affine.
+    # interpolates the map exactly where it is affine. Resized as one two-channel image, as
+    # before the maps were planes: resizing each plane alone rounds differently (by up to
+    # 1e-3 px), and the same maps must give the same pictures.
     step = raster.step
     height, width = raster.shape
-    map_x, map_y = (
-        np.asarray(cv2.resize(m, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR))[
-            step : step + height, step : step + width
-        ]
-        for m in maps
-    )
-    return map_x, map_y
+    coarse = np.asarray(cv2.merge(list(maps)))
+    mapped = np.asarray(cv2.resize(coarse, (gw * step, gh * step), interpolation=cv2.INTER_LINEAR))
+    map_x, map_y = cv2.split(mapped[step : step + height, step : step + width])
+    return np.asarray(map_x), np.asarray(map_y)
 
 
 def remap_bilinear(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
