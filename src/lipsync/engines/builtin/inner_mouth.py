@@ -220,6 +220,7 @@ def paint_inner_mouth(
     skin: np.ndarray,
     teeth: float = 1.0,
     darkest: np.ndarray | None = None,
+    coverage: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Colours and coverage of a painted mouth interior over a box of the frame.
 
@@ -227,10 +228,12 @@ def paint_inner_mouth(
     float (P, 2) inner-lip contours (continuous frame pixels, corner to corner).
     ``skin``: float (3,) mean RGB of the skin around the mouth. ``teeth``: how strongly the
     painted teeth show, 0..1 (0 where the source's own teeth show). ``darkest``: RGB (3,)
-    of the back of this person's open mouth, if a source shows it. Returns float32 (h, w, 3)
+    of the back of this person's open mouth, if a source shows it. ``coverage``: the
+    ``cavity_coverage`` of these contours, when the caller has it. Returns float32 (h, w, 3)
     RGB 0..255 and float32 (h, w) coverage in [0, 1] (the cavity, soft at its edge).
     """
-    coverage = cavity_coverage(shape, origin, upper, lower, inter_ocular_px)
+    if coverage is None:
+        coverage = cavity_coverage(shape, origin, upper, lower, inter_ocular_px)
     if not coverage.any():
         return np.zeros((*shape, 3), np.float32), coverage
 

@@ -396,7 +396,7 @@ class MouthRenderer:
         else:
             teeth = (1.0 - own_teeth) * float(self.teeth)
             painted, _ = paint_inner_mouth(
-                shape, (x1, y1), upper, lower, axes, iod, skin, teeth, own_dark
+                shape, (x1, y1), upper, lower, axes, iod, skin, teeth, own_dark, cavity
             )
             inside = painted + (real - painted) * shown[..., None]
         current = view.astype(np.float32)
