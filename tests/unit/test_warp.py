@@ -12,6 +12,7 @@ from lipsync.compose.warp import (
     crop_raster,
     flipped,
     rasterise,
+    remap_bilinear,
     signed_areas,
     source_maps,
     triangle_affines,
@@ -253,3 +254,21 @@ def test_maps_from_small_and_large_label_types_agree(step: int) -> None:
         source_maps(small, source), source_maps(large, source), strict=True
     ):
         assert np.array_equal(from_small, from_large)
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_map_planes_warp_as_one_interleaved_map_does(step: int) -> None:
+    # The maps are two planes (no pass to interleave them); cv2.remap must sample the same
+    # pixels from them as from the interleaved map they replace.
+    points, triangles = _mesh()
+    source = points * 1.05 + (7.3, -4.6)
+    raster = rasterise(points, triangles, (33, 41, 168, 172), step)
+    map_x, map_y = source_maps(raster, source)
+    assert map_x.dtype == map_y.dtype == np.float32
+    assert map_x.flags.c_contiguous and map_y.flags.c_contiguous
+    image = _pattern()
+    interleaved = np.dstack([map_x, map_y])
+    expected = cv2.remap(  # type: ignore[call-overload]
+        image, interleaved, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    assert np.array_equal(remap_bilinear(image, (map_x, map_y)), expected)
