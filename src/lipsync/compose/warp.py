@@ -278,7 +278,8 @@ def source_maps(
     ``src_points``: float (K, 2+) continuous pixels of the source image, same order as the
     destination points. Outside the mesh (and outside ``triangles``, bool (T,), when given)
     the map is the identity (the box's own pixels). Two separate maps rather than one
-    interleaved: remap reads them as fast, and interleaving costs a pass over the box.
+    interleaved: interleaving costs a pass over the box, and remap samples no slower (faster,
+    measured) from planes.
     """
     affines = triangle_affines(
         raster.dst_points, src_points, raster.triangles, raster.corner_inverses
