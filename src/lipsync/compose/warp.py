@@ -215,12 +215,10 @@ def triangle_affines(
 def _sample_grid(step: int, rows: int, cols: int) -> np.ndarray:
     """float32 (rows, cols, 2, 3): per grid sample, twice (u, v, 1), its continuous position
     relative to the box's top-left corner (see ``rasterise``)."""
-    margin = 1 if step > 1 else 0
-    u = (np.arange(cols, dtype=np.float64) - margin + 0.5) * step
-    v = (np.arange(rows, dtype=np.float64) - margin + 0.5) * step
+    u, v = _axes_up_to(step, rows, cols)
     grid = np.ones((rows, cols, 2, 3), np.float32)
     grid[..., 0] = u[None, :, None]
-    grid[..., 1] = v[:, None, None]
+    grid[..., 1] = v[:, :, None]
     grid.flags.writeable = False
     return grid
 
